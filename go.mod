@@ -9,3 +9,5 @@ require (
 	github.com/jarcoal/httpmock v1.4.2
 	golang.org/x/time v0.15.0
 )
+
+require go.uber.org/goleak v1.3.0

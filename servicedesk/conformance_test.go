@@ -270,7 +270,7 @@ func checkRequest(t *testing.T, raw map[string]any, r *servicedesk.Request) {
 		}
 	}
 	eq("id", string(r.ID), id)
-	eq("display_id", r.DisplayID, str(raw, "display_id"))
+	eq("display_id", string(r.DisplayID), str(raw, "display_id"))
 	eq("subject", r.Subject, str(raw, "subject"))
 	eq("description", r.Description, str(raw, "description"))
 	eq("short_description", r.ShortDescription, str(raw, "short_description"))

@@ -101,7 +101,7 @@ type ClosureInfo struct {
 // DisplayID in the UI and use the long ID in URLs and the API.
 type Request struct {
 	ID               ID       `json:"id"`
-	DisplayID        string   `json:"display_id,omitempty"`
+	DisplayID        ID       `json:"display_id,omitempty"`
 	Subject          string   `json:"subject"`
 	Description      string   `json:"description,omitempty"` // HTML
 	ShortDescription string   `json:"short_description,omitempty"`
@@ -214,7 +214,7 @@ type TemplateRef struct {
 type NoteRequest struct {
 	ID        ID     `json:"id"`
 	Subject   string `json:"subject,omitempty"`
-	DisplayID string `json:"display_id,omitempty"`
+	DisplayID ID     `json:"display_id,omitempty"`
 }
 
 // Note is a request note as SDP returns it.

@@ -300,7 +300,7 @@ func (c *Client) send(ctx context.Context, st *callState, rawURL string, body []
 		}
 		return nil, nil, 0, fmt.Errorf("servicedesk: %s %s (%d attempt(s)): %w", st.method, st.path, st.attempts, sanitizeErr(err))
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	payload, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("servicedesk: %s %s: reading answer (HTTP %d): %w", st.method, st.path, resp.StatusCode, sanitizeErr(err))

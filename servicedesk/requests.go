@@ -73,7 +73,7 @@ func (s *RequestsService) Create(ctx context.Context, in *RequestInput) (*Reques
 
 // Get reads the request with this id.
 func (s *RequestsService) Get(ctx context.Context, id ID) (*Request, error) {
-	if err := checkID("request", id); err != nil {
+	if err := checkRequestID(id); err != nil {
 		return nil, err
 	}
 	var out requestAnswer
@@ -86,7 +86,7 @@ func (s *RequestsService) Get(ctx context.Context, id ID) (*Request, error) {
 // Update changes the fields set in in and returns the request as SDP has
 // it afterwards.
 func (s *RequestsService) Update(ctx context.Context, id ID, in *RequestInput) (*Request, error) {
-	if err := checkID("request", id); err != nil {
+	if err := checkRequestID(id); err != nil {
 		return nil, err
 	}
 	if err := checkRequestInput(in, false); err != nil {
@@ -173,7 +173,7 @@ func (s *RequestsService) All(ctx context.Context, opts *ListOptions) iter.Seq2[
 // ErrAlreadyClosed. Closure rules can make fields mandatory: ErrClosureRule
 // and ErrMandatoryField.
 func (s *RequestsService) Close(ctx context.Context, id ID, info *ClosureInfo) error {
-	if err := checkID("request", id); err != nil {
+	if err := checkRequestID(id); err != nil {
 		return err
 	}
 	if info == nil {
@@ -211,7 +211,7 @@ type noteAnswer struct {
 // edition's key (note on-premises, request_note on cloud); either key is
 // read back.
 func (s *RequestsService) AddNote(ctx context.Context, id ID, note *NoteInput) (*Note, error) {
-	if err := checkID("request", id); err != nil {
+	if err := checkRequestID(id); err != nil {
 		return nil, err
 	}
 	if note == nil {
@@ -237,7 +237,7 @@ func (s *RequestsService) AddNote(ctx context.Context, id ID, note *NoteInput) (
 
 // ListNotes reads one page of the request's notes. opts may be nil.
 func (s *RequestsService) ListNotes(ctx context.Context, id ID, opts *ListOptions) (*NoteList, error) {
-	if err := checkID("request", id); err != nil {
+	if err := checkRequestID(id); err != nil {
 		return nil, err
 	}
 	q, err := listValues(opts)

@@ -53,9 +53,9 @@ func validID(id ID) bool {
 	return true
 }
 
-func checkID(what string, id ID) error {
+func checkRequestID(id ID) error {
 	if !validID(id) {
-		return fmt.Errorf("servicedesk: invalid %s id %q: want a non-empty string of digits", what, truncate(string(id), 40))
+		return fmt.Errorf("servicedesk: invalid request id %q: want a non-empty string of digits", truncate(string(id), 40))
 	}
 	return nil
 }

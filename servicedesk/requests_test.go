@@ -80,7 +80,7 @@ func TestCreateSendsStrictJSONInputDataForm(t *testing.T) {
 			"requester":   map[string]any{"email_id": "sec@example.com"},
 			"priority":    map[string]any{"name": "High"},
 			"template":    map[string]any{"id": "123640000000006655"},
-			"due_by_time": map[string]any{"value": float64(1660262400312)},
+			"due_by_time": map[string]any{"value": "1660262400312"},
 			"udf_fields":  map[string]any{"udf_sline_301": "CVE-2024-0001"},
 		}
 		if !reflect.DeepEqual(req, want) {

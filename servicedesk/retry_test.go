@@ -227,3 +227,22 @@ func TestNoIdempotencyKeyHeaderIsSent(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestTimeoutAppliesPerAttempt(t *testing.T) {
+	t.Parallel()
+	// The first attempt hangs past the 20ms per-attempt timeout and is
+	// abandoned; the GET is retried and the second attempt answers.
+	c, mock := newMockClient(t, servicedesk.WithTimeout(20*time.Millisecond))
+	mock.RegisterResponder("GET", apiURL+"requests/71",
+		sdpJSON(200, okRequest71).Delay(time.Second).Then(sdpJSON(200, okRequest71)))
+	start := time.Now()
+	if _, err := c.Requests.Get(context.Background(), "71"); err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	if el := time.Since(start); el > 900*time.Millisecond {
+		t.Fatalf("took %v: the hanging attempt was not cut at 20ms", el)
+	}
+	if n := calls(mock, "GET", "requests/71"); n != 2 {
+		t.Fatalf("calls = %d, want 2", n)
+	}
+}

@@ -2,6 +2,7 @@ package servicedesk
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -98,6 +99,13 @@ func TestDecodeEdgeCases(t *testing.T) {
 	}
 	if m.StatusCode != 4012 || m.Message != "Fill subject" || len(m.Fields) != 2 || m.Fields[1] != "udf_fields.x" {
 		t.Fatalf("message = %+v", m)
+	}
+	var r Request
+	if err := json.Unmarshal([]byte(`{"requester":{"is_vipuser":true},"technician":{"is_vip_user":true},"created_by":{"is_vip_user":false},"time_elapsed":"90000"}`), &r); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Requester.IsVIPUser || !r.Technician.IsVIPUser || r.CreatedBy.IsVIPUser || r.TimeElapsed.Duration() != 90*time.Second {
+		t.Fatalf("VIP flags %v %v %v, time_elapsed %v", r.Requester.IsVIPUser, r.Technician.IsVIPUser, r.CreatedBy.IsVIPUser, r.TimeElapsed)
 	}
 	e := decodeError(400, []byte(`{"response_status":{"status_code":4000,"status":"failed","messages":[{"status_code":4003,"message":"closure rule"}]}}`))
 	if !errors.Is(e, ErrClosureRule) || errors.Is(e, ErrMandatoryField) {

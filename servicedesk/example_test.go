@@ -46,6 +46,10 @@ func exampleServer() *httptest.Server {
 		}
 		_, _ = fmt.Fprint(w, pages[q.ListInfo.StartIndex])
 	})
+	mux.HandleFunc("PUT /api/v3/requests/{id}/close", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = fmt.Fprint(w, `{"response_status":{"status_code":4000,"messages":[{"status_code":4001,"type":"failed","message":"Request is already closed"}],"status":"failed"}}`)
+	})
 	mux.HandleFunc("GET /api/v3/requests/{id}", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = fmt.Fprint(w, `{"response_status":{"status_code":4000,"messages":[{"status_code":4007,"type":"failed","message":"Invalid URL"}],"status":"failed"}}`)
@@ -173,4 +177,25 @@ func ExampleError() {
 	// true 400 [4012] [udf_fields.udf_sline_301]
 	// servicedesk: POST /api/v3/requests: HTTP 400 Bad Request: 4012 fields ["udf_fields.udf_sline_301"]
 	// servicedesk: request.subject is empty: SDP requires a subject
+}
+
+func ExampleRequestsService_Close() {
+	srv := exampleServer()
+	defer srv.Close()
+	c, err := servicedesk.NewClient(srv.URL, servicedesk.WithAuthToken("0A1B2C3D"), servicedesk.WithHTTPClient(srv.Client()))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	err = c.Requests.Close(context.Background(), "101", &servicedesk.ClosureInfo{
+		ClosureCode:     &servicedesk.Ref{Name: "Success"},
+		ClosureComments: "Vulnerability closed in Faraday",
+	})
+	// Someone closed it first. (Had this been the answer to a retry of our
+	// own close, Close would have returned nil.)
+	fmt.Println(errors.Is(err, servicedesk.ErrAlreadyClosed))
+	fmt.Println(err)
+	// Output:
+	// true
+	// servicedesk: PUT /api/v3/requests/101/close: HTTP 400 Bad Request: 4001 "Request is already closed"
 }

@@ -247,3 +247,25 @@ func TestTimeoutAppliesPerAttempt(t *testing.T) {
 		t.Fatalf("calls = %d, want 2", n)
 	}
 }
+
+func TestConcurrentCallsShareOneClient(t *testing.T) {
+	t.Parallel()
+	c, mock := newMockClient(t, servicedesk.WithRateLimit(10000, 5))
+	mock.RegisterResponder("GET", apiURL+"requests/71", sdpJSON(200, okRequest71))
+	const n = 16
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := c.Requests.Get(context.Background(), "71")
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := calls(mock, "GET", "requests/71"); got != n {
+		t.Fatalf("calls = %d, want %d", got, n)
+	}
+}

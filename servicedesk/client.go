@@ -199,6 +199,9 @@ type callState struct {
 	idempotent bool
 	attempts   int
 	sent       *http.Request
+	// ambiguous is set when an attempt was retried although the server
+	// may have acted on it (a lost answer, 502, 503 or 504).
+	ambiguous bool
 }
 
 type callKey struct{}
@@ -218,8 +221,9 @@ type call struct {
 
 // callResult is what a successful call returns beyond the decoded entity.
 type callResult struct {
-	attempts int
-	listInfo *ListInfo
+	attempts  int
+	ambiguous bool // an earlier attempt may have taken effect
+	listInfo  *ListInfo
 }
 
 // do sends cl and decodes the answer into out, a struct embedding
@@ -247,6 +251,7 @@ func (c *Client) do(ctx context.Context, cl call, out answer) (*callResult, erro
 		st := &callState{method: cl.method, path: u.Path, idempotent: cl.method != http.MethodPost}
 		payload, hdr, status, err := c.send(ctx, st, u.String(), body)
 		res.attempts += st.attempts
+		res.ambiguous = res.ambiguous || st.ambiguous
 		if err != nil {
 			return res, err
 		}

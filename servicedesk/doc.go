@@ -76,7 +76,7 @@
 //
 // [RequestsService] creates, reads, updates, lists and closes requests and
 // adds and lists their notes. [RequestsService.All] is an iterator over
-// every page of a list. A close that was retried and is then answered
-// "Request is already closed" has done its work and is reported as a
-// success.
+// every page of a list. A close retried after an attempt that may have
+// taken effect, and then answered "Request is already closed", has done its
+// work and is reported as a success.
 package servicedesk

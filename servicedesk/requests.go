@@ -167,10 +167,11 @@ func (s *RequestsService) All(ctx context.Context, opts *ListOptions) iter.Seq2[
 }
 
 // Close closes the request with closure information (which may be nil).
-// A close that was retried (its first answer lost or refused) and is then
-// answered "Request is already closed" has done its work and returns nil;
-// the same answer to a first attempt is an *Error matching
-// ErrAlreadyClosed. Closure rules can make fields mandatory: ErrClosureRule
+// A close that was retried after an attempt that may have taken effect (its
+// answer lost, or a 502, 503 or 504) and is then answered "Request is
+// already closed" has done its work and returns nil. The same answer
+// otherwise (to a first attempt, or after a 429 or a 401, which SDP did not
+// act on) is an *Error matching ErrAlreadyClosed. Closure rules can make fields mandatory: ErrClosureRule
 // and ErrMandatoryField.
 func (s *RequestsService) Close(ctx context.Context, id ID, info *ClosureInfo) error {
 	if err := checkRequestID(id); err != nil {
@@ -182,9 +183,8 @@ func (s *RequestsService) Close(ctx context.Context, id ID, info *ClosureInfo) e
 	in := requestBody{struct {
 		ClosureInfo *ClosureInfo `json:"closure_info"`
 	}{info}}
-	_, err := s.client.do(ctx, call{method: http.MethodPut, path: "requests/" + string(id) + "/close", input: in}, &envelope{})
-	var se *Error
-	if errors.As(err, &se) && se.Attempts > 1 && errors.Is(err, ErrAlreadyClosed) {
+	res, err := s.client.do(ctx, call{method: http.MethodPut, path: "requests/" + string(id) + "/close", input: in}, &envelope{})
+	if err != nil && res != nil && res.ambiguous && errors.Is(err, ErrAlreadyClosed) {
 		return nil
 	}
 	return err

@@ -282,6 +282,23 @@ func TestRetriedCloseAnsweredAlreadyClosedIsSuccess(t *testing.T) {
 		t.Fatalf("calls = %d, want 2", n)
 	}
 
+	// After a 503 the first close may have worked: also a success.
+	c3, mock3 := newMockClient(t)
+	mock3.RegisterResponder("PUT", apiURL+"requests/71/close", sdpJSON(503, "").Then(sdpJSON(400, already)))
+	if err := c3.Requests.Close(context.Background(), "71", nil); err != nil {
+		t.Fatalf("close retried after 503 answered already closed: %v, want nil", err)
+	}
+
+	// After a 429 SDP did not act: someone else closed the request.
+	c4, mock4 := newMockClient(t)
+	mock4.RegisterResponder("PUT", apiURL+"requests/71/close", sdpJSON(429, failed(4015, "rate limit")).Then(sdpJSON(400, already)))
+	if err := c4.Requests.Close(context.Background(), "71", nil); !errors.Is(err, servicedesk.ErrAlreadyClosed) {
+		t.Fatalf("close retried after 429 answered already closed: %v, want ErrAlreadyClosed", err)
+	}
+	if n := calls(mock4, "PUT", "requests/71/close"); n != 2 {
+		t.Fatalf("calls = %d, want 2", n)
+	}
+
 	// The same answer to a first attempt is reported.
 	c2, mock2 := newMockClient(t)
 	mock2.RegisterResponder("PUT", apiURL+"requests/71/close", sdpJSON(400, already))

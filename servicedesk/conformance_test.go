@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/vulndesk/mesd/internal/testutil"
 	"github.com/vulndesk/mesd/servicedesk"
 )
@@ -472,5 +473,21 @@ func TestRequestRoundTrip(t *testing.T) {
 			}
 			t.Run(rel+"/"+string(r.ID), func(t *testing.T) { checkRequest(t, row, &back) })
 		}
+	}
+}
+
+// TestRetriedCloseWithRecordedAnswer replays SDP's recorded "already
+// closed" answer to the retry of a close whose first answer was lost.
+func TestRetriedCloseWithRecordedAnswer(t *testing.T) {
+	t.Parallel()
+	body := testutil.ReadFixture(t, "servicedesk", "rapid7_onprem", "close_request_request_already_closed.json")
+	c, mock := newMockClient(t)
+	mock.RegisterResponder("PUT", apiURL+"requests/71/close",
+		httpmock.NewErrorResponder(timeoutError{}).Then(sdpJSON(400, string(body))))
+	if err := c.Requests.Close(context.Background(), "71", nil); err != nil {
+		t.Fatalf("Close: %v, want nil", err)
+	}
+	if n := calls(mock, "PUT", "requests/71/close"); n != 2 {
+		t.Fatalf("calls = %d, want 2", n)
 	}
 }

@@ -78,9 +78,6 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 			return nil, fmt.Errorf("servicedesk: option %d is nil", i)
 		}
 		if err := o(&cfg); err != nil {
-			if strings.HasPrefix(err.Error(), "servicedesk: ") {
-				return nil, err
-			}
 			return nil, fmt.Errorf("servicedesk: %w", err)
 		}
 	}

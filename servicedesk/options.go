@@ -59,11 +59,10 @@ func (c *config) setAuth(a Authenticator) error {
 // control characters; it never appears in errors or logs.
 func WithAuthToken(token string) Option {
 	return func(c *config) error {
-		a, err := AuthToken(token)
-		if err != nil {
+		if err := checkToken(token); err != nil {
 			return err
 		}
-		return c.setAuth(a)
+		return c.setAuth(&authToken{token: token})
 	}
 }
 

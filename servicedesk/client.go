@@ -257,6 +257,10 @@ func (c *Client) do(ctx context.Context, cl call, out answer) (*callResult, erro
 			res.listInfo = out.head().ListInfo
 			return res, nil
 		}
+		var se *Error
+		if errors.As(err, &se) {
+			se.Attempts = res.attempts
+		}
 		if ra, ok := c.auth.(Reauthenticator); ok && !reauthed && errors.Is(err, ErrUnauthorized) && st.sent != nil {
 			retry, rerr := ra.Reauthenticate(ctx, st.sent)
 			if rerr != nil {
@@ -267,10 +271,6 @@ func (c *Client) do(ctx context.Context, cl call, out answer) (*callResult, erro
 				c.log(slog.LevelDebug, "servicedesk: credentials renewed, sending once more", st, "status", status)
 				continue
 			}
-		}
-		var se *Error
-		if errors.As(err, &se) {
-			se.Attempts = res.attempts
 		}
 		return res, err
 	}

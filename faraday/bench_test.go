@@ -30,7 +30,7 @@ func BenchmarkTokenLookup(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer file.Close()
+	defer func() { _ = file.Close() }()
 	mem := NewMemoryTokenStore()
 	baseline := make(map[string]UserToken, n)
 	var plains []string
@@ -100,7 +100,7 @@ func BenchmarkFileLinkStoreCAS(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	for i := range n {
 		l := pendingLink("acme", int64(i+1))
 		l.State, l.RequestID, l.DisplayID = LinkLinked, strconv.Itoa(100000+i), strconv.Itoa(i)

@@ -44,7 +44,7 @@ func runChild(job, path, arg string) error {
 		if err != nil {
 			return err
 		}
-		defer s.Close()
+		defer func() { _ = s.Close() }()
 		for range n {
 			if _, err := UpdateLink(ctx, s, VulnKey{"ws", 1}, 100000, incrementCounter); err != nil {
 				return err
@@ -56,7 +56,7 @@ func runChild(job, path, arg string) error {
 		if err != nil {
 			return err
 		}
-		defer s.Close()
+		defer func() { _ = s.Close() }()
 		tok, plain, err := IssueToken(ctx, s, UserToken{UserID: 1, Alias: arg, Scope: ScopeServiceDesk})
 		if err != nil {
 			return err
@@ -72,14 +72,14 @@ func runChild(job, path, arg string) error {
 		if err != nil {
 			return err
 		}
-		defer s.Close()
+		defer func() { _ = s.Close() }()
 		return s.Revoke(ctx, id)
 	case "token-validate":
 		s, err := OpenFileTokenStore(path)
 		if err != nil {
 			return err
 		}
-		defer s.Close()
+		defer func() { _ = s.Close() }()
 		_, err = ValidateToken(ctx, s, arg, time.Now(), ScopeServiceDesk)
 		return err
 	}
@@ -132,7 +132,7 @@ func TestFileLinkStoreTwoProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	for range n {
 		if _, err := UpdateLink(ctx, s, VulnKey{"ws", 1}, 100000, incrementCounter); err != nil {
 			t.Error(err)
@@ -149,7 +149,7 @@ func TestFileLinkStoreTwoProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fresh.Close()
+	defer func() { _ = fresh.Close() }()
 	checkCounter(t, fresh, VulnKey{"ws", 1}, 3*n)
 	// No temp file is left behind.
 	left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".links.json.tmp-*"))
@@ -168,7 +168,7 @@ func TestFileTokenStoreAcrossProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer server.Close()
+	defer func() { _ = server.Close() }()
 	// Warm the server's cache so the test proves it notices changes.
 	if _, err := ValidateToken(ctx, server, "nothing yet", time.Now(), ScopeServiceDesk); !errors.Is(err, ErrTokenUnknown) {
 		t.Fatalf("empty store: %v", err)

@@ -220,12 +220,12 @@ func TestFileLinkStorePersistsAndSeesOtherWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close()
+	defer func() { _ = a.Close() }()
 	b, err := OpenFileLinkStore(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	defer func() { _ = b.Close() }()
 	l := pendingLink("acme", 7)
 	l.LastPushedStatus, l.LastPushedAt, l.EchoConsumed = "Open", NewTime(t0), true
 	if _, err := a.CompareAndSet(ctx, l, 0); err != nil {
@@ -251,7 +251,7 @@ func TestFileLinkStorePersistsAndSeesOtherWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	if g, err := c.Get(ctx, l.Key); err != nil || g.RequestID != "55" {
 		t.Errorf("reopened: %+v, %v", g, err)
 	}
@@ -318,7 +318,7 @@ func TestFileTokenStoreModeAndReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s2.Close()
+	defer func() { _ = s2.Close() }()
 	got, err := ValidateToken(ctx, s2, plain, time.Now(), ScopeServiceDesk)
 	if err != nil || got.ID != tok.ID {
 		t.Errorf("token after reopen: %v, %v", got, err)

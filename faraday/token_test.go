@@ -163,7 +163,7 @@ func TestTokenNeverPrintsSecrets(t *testing.T) {
 	b, _ := json.Marshal(tok)
 	outputs := []string{
 		tok.String(), fmt.Sprintf("%v", tok), fmt.Sprintf("%+v", tok), fmt.Sprintf("%#v", tok), fmt.Sprintf("%v", &tok),
-		fmt.Sprintf("%s", tok), string(b),
+		fmt.Sprint(tok), string(b),
 		fmt.Sprintf("%v", h), fmt.Sprintf("%x", h), fmt.Sprintf("%#v", h), fmt.Sprintf("%+v", h), fmt.Sprintf("%s", h),
 		fmt.Sprintf("%v", tokenRecord{UserToken: tok, hash: h}),
 	}

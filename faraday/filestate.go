@@ -128,16 +128,20 @@ func (f *fileState[S]) view(fn func(S) error) error {
 // when it succeeds and must leave it unchanged when it fails; if the write
 // fails the cache is dropped and re-read next time.
 func (f *fileState[S]) update(fn func(S) (S, error)) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return errStoreClosed
-	}
+	// The cross-process lock is taken first, so that readers in this
+	// process are not held up while a writer waits for another process.
+	// flock(2) locks belong to the open file, so writers in this process
+	// exclude each other too.
 	unlock, err := lockFile(f.path + ".lock")
 	if err != nil {
 		return fmt.Errorf("faraday: locking store %s: %w", f.path, err)
 	}
 	defer unlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return errStoreClosed
+	}
 	s, err := f.refreshLocked()
 	if err != nil {
 		return err

@@ -329,3 +329,33 @@ func TestFileTokenStoreModeAndReopen(t *testing.T) {
 		t.Errorf("second id = %d, %v", tok2.ID, err)
 	}
 }
+
+func FuzzDecodeLinkFile(f *testing.F) {
+	f.Add([]byte(`{"format":"mesd-faraday-links/1","links":[{"key":{"workspace":"w","vuln_id":1},"revision":3,"state":"linked","request_id":"9","last_incoming":{"status":"Closed","change_id":"c"}}]}`))
+	f.Add([]byte(`{"format":"mesd-faraday-links/1","links":[]}`))
+	f.Add([]byte(`{"format":"mesd-faraday-links/1","links":[{"key":{"workspace":"w","vuln_id":2},"revision":1,"state":"pending","tag":"[FRD w/2]"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ix, err := decodeLinkFile(data)
+		if err != nil {
+			return
+		}
+		enc, err := encodeLinkFile(ix)
+		if err != nil {
+			t.Fatalf("encode after decode: %v", err)
+		}
+		ix2, err := decodeLinkFile(enc)
+		if err != nil {
+			t.Fatalf("decode of our own output: %v\n%s", err, enc)
+		}
+		enc2, err := encodeLinkFile(ix2)
+		if err != nil || string(enc2) != string(enc) {
+			t.Fatalf("output not stable:\n%s\n%s", enc, enc2)
+		}
+		for k, l := range ix.byKey {
+			l2 := ix2.byKey[k]
+			if l2 == nil || l2.Revision != l.Revision || l2.RequestID != l.RequestID || l2.State != l.State {
+				t.Fatalf("link %s changed: %+v → %+v", k, l, l2)
+			}
+		}
+	})
+}

@@ -218,12 +218,21 @@ type Vuln struct {
 // IsWeb reports whether v is a VulnerabilityWeb.
 func (v *Vuln) IsWeb() bool { return v.Type == TypeVulnerabilityWeb }
 
-// UnmarshalJSON decodes the API's JSON. Errors name the field that failed.
+// UnmarshalJSON decodes the API's JSON. When "issuetracker" is empty and
+// the structured "issuetracker_json" form is present, IssueTracker is read
+// from the latter.
 func (v *Vuln) UnmarshalJSON(data []byte) error {
 	type plain Vuln
-	var p plain
-	if err := json.Unmarshal(data, &p); err != nil {
+	var aux struct {
+		plain
+		IssueTrackerJSON *IssueTracker `json:"issuetracker_json"`
+	}
+	if err := json.Unmarshal(data, &aux); err != nil {
 		return fmt.Errorf("faraday: decoding vuln: %w", err)
+	}
+	p := aux.plain
+	if p.IssueTracker.IsEmpty() && aux.IssueTrackerJSON != nil {
+		p.IssueTracker = *aux.IssueTrackerJSON
 	}
 	if p.ID == 0 {
 		p.ID = p.ObjectID

@@ -230,6 +230,24 @@ func TestVulnBadValues(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"id": "twelve"}`), &v); err == nil || !strings.Contains(err.Error(), "id") {
 		t.Errorf("string id error = %v; want it to name the field", err)
 	}
+	named := map[string]string{
+		`{"id": 4, "severity": "urgent"}`:                                          "vuln 4: field severity",
+		`{"id": 4, "severity": "low", "status": "x"}`:                              "vuln 4: field status",
+		`{"severity": "low", "last_detected": "soon"}`:                             "vuln: field last_detected",
+		`{"id": 9, "metadata": {"create_time": "x"}}`:                              "vuln 9: field metadata",
+		`{"id": 9, "issuetracker": "{\"service_desk\": {\"state\": \"linked\"}}"}`: "vuln 9: field issuetracker",
+	}
+	for in, want := range named {
+		err := json.Unmarshal([]byte(in), &v)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Unmarshal(%s) = %v; want it to say %q", in, err, want)
+		}
+	}
+	var l VulnList
+	err := json.Unmarshal([]byte(`{"vulnerabilities": [{"id": 1, "key": 1, "value": {"id": 1, "severity": "low", "status": "open"}}, {"id": 2, "key": 2, "value": {"id": 2, "severity": "bad"}}], "count": 2}`), &l)
+	if !errors.Is(err, ErrInvalidSeverity) || !strings.Contains(err.Error(), "vulnerabilities[1]") || !strings.Contains(err.Error(), "vuln 2: field severity") {
+		t.Errorf("list error = %v", err)
+	}
 }
 
 func TestVulnList(t *testing.T) {

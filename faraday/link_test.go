@@ -2,9 +2,11 @@ package faraday
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -358,4 +360,36 @@ func FuzzDecodeLinkFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestLinkJSON(t *testing.T) {
+	l := Link{Key: VulnKey{"acme", 12}, Revision: 4, ServiceDeskEntry: ServiceDeskEntry{
+		State: LinkLinked, Tag: "[FRD acme/12]", RequestID: "100", DisplayID: "7", URL: "https://sdp/7", Template: "Default",
+		CreatedAt: NewTime(t0), LastPushedStatus: "Open", LastPushedAt: NewTime(t0.Add(time.Second)), EchoConsumed: true,
+		LastIncoming: &IncomingChange{Status: "Closed", ChangeID: "1714000000000", At: NewTime(t0.Add(time.Minute))},
+	}}
+	b, err := json.Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"key":{"workspace":"acme","vuln_id":12},"revision":4,"state":"linked","tag":"[FRD acme/12]","request_id":"100",` +
+		`"display_id":"7","url":"https://sdp/7","template":"Default","created_at":"2026-05-01T12:00:00+00:00","last_pushed_status":"Open",` +
+		`"last_pushed_at":"2026-05-01T12:00:01+00:00","echo_consumed":true,"last_incoming":{"status":"Closed","change_id":"1714000000000","at":"2026-05-01T12:01:00+00:00"}}`
+	if string(b) != want {
+		t.Errorf("JSON = %s\nwant %s", b, want)
+	}
+	var back Link
+	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, l) {
+		t.Errorf("round trip = %+v, %v", back, err)
+	}
+	// The entry is what the issue-tracker column holds.
+	it := IssueTracker{ServiceDesk: &l.ServiceDeskEntry}
+	text, err := it.ColumnText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := ParseIssueTracker(text)
+	if err != nil || !reflect.DeepEqual(*parsed.ServiceDesk, l.ServiceDeskEntry) {
+		t.Errorf("entry through the column = %+v, %v", parsed.ServiceDesk, err)
+	}
 }

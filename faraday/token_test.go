@@ -202,3 +202,20 @@ func TestParseScope(t *testing.T) {
 		}
 	}
 }
+
+func TestUserTokenJSONNames(t *testing.T) {
+	tok := UserToken{ID: 1, UserID: 2, Alias: "a", ExpiresAt: t0, Scope: ScopeServiceDesk, Revoked: true, Hide: true, CreatedAt: t0}
+	b, err := json.Marshal(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"id":1,"user_id":2,"alias":"a","expires_at":"2026-05-01T12:00:00Z","scope":"service_desk","revoked":true,"hide":true,"created_at":"2026-05-01T12:00:00Z"}`
+	if string(b) != want {
+		t.Errorf("JSON = %s\nwant %s", b, want)
+	}
+	// No expiry: the key is left out, and reads back as never.
+	b, _ = json.Marshal(UserToken{ID: 1, Alias: "a", Scope: ScopeJira})
+	if strings.Contains(string(b), "expires_at") {
+		t.Errorf("JSON without expiry = %s", b)
+	}
+}

@@ -23,6 +23,7 @@ func benchSize(n, small int) int {
 // standard-library baseline doing the same work: hash the presented token
 // with SHA-256 and look it up in a map[string].
 func BenchmarkTokenLookup(b *testing.B) {
+	requireFileStores(b)
 	ctx := context.Background()
 	n := benchSize(10000, 10)
 	now := time.Now()
@@ -93,6 +94,7 @@ func BenchmarkTokenLookup(b *testing.B) {
 // baseline writing the same number of bytes with os.WriteFile (no fsync,
 // no lock, no rename) and with os.WriteFile followed by fsync.
 func BenchmarkFileLinkStoreCAS(b *testing.B) {
+	requireFileStores(b)
 	ctx := context.Background()
 	n := benchSize(1000, 5)
 	dir := b.TempDir()

@@ -111,6 +111,7 @@ func runChildOutput(t *testing.T, job, path, arg string) string {
 // increment one counter through compare-and-set on one file; no increment
 // may be lost.
 func TestFileLinkStoreTwoProcesses(t *testing.T) {
+	requireFileStores(t)
 	n := 60
 	if os.Getenv("MESD_BENCH_SMALL") == "1" || testing.Short() {
 		n = 15
@@ -162,6 +163,7 @@ func TestFileLinkStoreTwoProcesses(t *testing.T) {
 // works here at once; a revoke in another process refuses it here at the
 // next lookup; a token created here works in a process started later.
 func TestFileTokenStoreAcrossProcesses(t *testing.T) {
+	requireFileStores(t)
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "tokens.json")
 	server, err := OpenFileTokenStore(path)

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/vulndesk/mesd/faraday"
@@ -116,14 +114,8 @@ func ExampleValidateToken() {
 
 func ExampleUpdateLink() {
 	ctx := context.Background()
-	dir, _ := os.MkdirTemp("", "links")
-	defer func() { _ = os.RemoveAll(dir) }()
-	store, err := faraday.OpenFileLinkStore(filepath.Join(dir, "links.json"))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer func() { _ = store.Close() }()
+	// OpenFileLinkStore gives the same behaviour across processes.
+	store := faraday.NewMemoryLinkStore()
 	key := faraday.VulnKey{Workspace: "acme", VulnID: 123}
 
 	// Before creating the ticket: write the intent with its subject tag.

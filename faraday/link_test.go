@@ -20,17 +20,20 @@ type linkStoreMaker struct {
 }
 
 func linkStoreMakers() []linkStoreMaker {
-	return []linkStoreMaker{
+	makers := []linkStoreMaker{
 		{"memory", func(*testing.T) LinkStore { return NewMemoryLinkStore() }},
-		{"file", func(t *testing.T) LinkStore {
-			s, err := OpenFileLinkStore(filepath.Join(t.TempDir(), "links.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
-			return s
-		}},
 	}
+	if !flockSupported {
+		return makers
+	}
+	return append(makers, linkStoreMaker{"file", func(t *testing.T) LinkStore {
+		s, err := OpenFileLinkStore(filepath.Join(t.TempDir(), "links.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}})
 }
 
 func pendingLink(ws string, id int64) Link {
@@ -216,6 +219,7 @@ func (conflictingStore) CompareAndSet(context.Context, Link, uint64) (Link, erro
 }
 
 func TestFileLinkStorePersistsAndSeesOtherWriters(t *testing.T) {
+	requireFileStores(t)
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "links.json")
 	a, err := OpenFileLinkStore(path)
@@ -266,6 +270,7 @@ func TestFileLinkStorePersistsAndSeesOtherWriters(t *testing.T) {
 }
 
 func TestFileStoresRejectBadFiles(t *testing.T) {
+	requireFileStores(t)
 	dir := t.TempDir()
 	cases := map[string]string{
 		"garbage":       "not json",
@@ -297,6 +302,7 @@ func TestFileStoresRejectBadFiles(t *testing.T) {
 }
 
 func TestFileTokenStoreModeAndReopen(t *testing.T) {
+	requireFileStores(t)
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "tokens.json")
 	s, err := OpenFileTokenStore(path)

@@ -307,7 +307,9 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 		userAgent: o.userAgent,
 		maxBody:   o.maxBody,
 	}
-	c.api.Path += "/" // JoinPath drops the trailing slash
+	if !strings.HasSuffix(c.api.Path, "/") {
+		c.api.Path += "/"
+	}
 	switch o.authKind {
 	case "token":
 		v := "Token " + o.token

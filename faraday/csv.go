@@ -218,7 +218,8 @@ func isListCol(c int) bool {
 // malformed row, not silently absorbed). Booleans are TRUE/FALSE in any
 // case; dates are ISO-8601 with an offset ("2024-04-22T14:47:16.277896+00:00")
 // or naive UTC ("2024-04-22 14:47:07"); lists and the refs column are Python
-// literals (['a', 'b'], [{'type': 'other', 'name': ”}]).
+// literals such as ['a', 'b'] and, in refs, a list of dictionaries with "type"
+// and "name" keys written with single quotes.
 //
 // Merging. Faraday writes one row per vuln and joined service, so a vuln can
 // span several adjacent rows with the same id that differ in the service

@@ -442,12 +442,12 @@ func TestExportIOErrorIsFinal(t *testing.T) {
 
 func TestPyLiteral(t *testing.T) {
 	okCases := map[string][]string{
-		``:                        nil,
-		`[]`:                      nil,
-		` [ 'a' , "b'c" , ] `:     {"a", "b'c"},
+		``:                         nil,
+		`[]`:                       nil,
+		` [ 'a' , "b'c" , ] `:      {"a", "b'c"},
 		`['\x41\u00e9\n\\\'', '']`: {"Aé\n\\'", ""},
-		`['日本']`:                  {"日本"},
-		`['\101\z']`:              {"A\\z"},
+		`['日本']`:                   {"日本"},
+		`['\101\z']`:               {"A\\z"},
 	}
 	for in, want := range okCases {
 		got, err := parsePyStrings(in)

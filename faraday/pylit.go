@@ -328,7 +328,7 @@ func parsePyStrings(s string) ([]string, error) {
 }
 
 // parsePyDicts parses a list of dictionaries whose values are strings or
-// None (None becomes ""), such as [{'type': 'other', 'name': ''}].
+// None (None becomes ""), as Faraday writes the refs column.
 func parsePyDicts(s string) ([]map[string]string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || s == "[]" {

@@ -363,4 +363,3 @@ func (s *VulnsService) BulkUpdateStatus(ctx context.Context, ws string, ids []in
 	}
 	return *out.Updated, nil
 }
-

@@ -27,8 +27,9 @@ var (
 	ErrReadOnlyWorkspace = errors.New("faraday: workspace is read-only")
 	// ErrNotFound matches 404 answers (unknown workspace or vuln).
 	ErrNotFound = errors.New("faraday: not found")
-	// ErrConflict matches 409 answers.
-	ErrConflict = errors.New("faraday: conflict")
+	// ErrHTTPConflict matches 409 answers (ErrConflict is the link store's
+	// compare-and-set failure).
+	ErrHTTPConflict = errors.New("faraday: HTTP 409 conflict")
 	// ErrRateLimited matches 429 answers left after the retries.
 	ErrRateLimited = errors.New("faraday: rate limited")
 	// ErrServer matches 5xx answers left after the retries.
@@ -93,7 +94,7 @@ func (e *Error) Is(target error) bool {
 		return e.StatusCode == http.StatusForbidden && isReadOnlyMessage(e.Message)
 	case ErrNotFound:
 		return e.StatusCode == http.StatusNotFound
-	case ErrConflict:
+	case ErrHTTPConflict:
 		return e.StatusCode == http.StatusConflict
 	case ErrRateLimited:
 		return e.StatusCode == http.StatusTooManyRequests

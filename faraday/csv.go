@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 )
 
 // ErrInvalidExport is matched (errors.Is) by every error of the CSV export
@@ -569,7 +571,13 @@ func (r *ExportReader) get(c int) string {
 func (r *ExportReader) build() (*ExportRecord, error) {
 	run := &r.run
 	b := builder{r: r}
-	v := &Vuln{
+	// One allocation for the record and its vuln.
+	both := &struct {
+		rec ExportRecord
+		v   Vuln
+	}{}
+	v := &both.v
+	*v = Vuln{
 		ID:          run.id,
 		ObjectID:    run.id,
 		ObjID:       run.idText,
@@ -638,14 +646,14 @@ func (r *ExportReader) build() (*ExportRecord, error) {
 	for _, i := range r.cfCols {
 		if val := run.vals[i]; val != "" {
 			if v.CustomFields == nil {
-				v.CustomFields = make(map[string]json.RawMessage, len(r.cfCols))
+				v.CustomFields = make(map[string]json.RawMessage)
 			}
-			raw, _ := json.Marshal(val) // a string always marshals
-			v.CustomFields[r.header[i][len("cf_"):]] = raw
+			v.CustomFields[r.header[i][len("cf_"):]] = appendJSONString(nil, val)
 		}
 	}
 
-	out := &ExportRecord{Vuln: v, Line: run.line, Rows: run.rows}
+	out := &both.rec
+	*out = ExportRecord{Vuln: v, Line: run.line, Rows: run.rows}
 	out.Host = ExportHost{
 		ID:          b.integer(colHostID),
 		Description: r.get(colHostDescription),
@@ -744,9 +752,82 @@ func (b *builder) date(c int) Time {
 	if s == "" {
 		return Time{}
 	}
-	t, err := ParseTime(s)
+	if t, ok := parseExportTime(s); ok {
+		return t
+	}
+	t, err := ParseTime(s) // other forms, and the error message
 	b.fail(c, err)
 	return t
+}
+
+// parseExportTime is a fast path for the two date forms of the export,
+// "2024-04-22T14:47:16.277896+00:00" and "2024-04-22 14:47:07" (optional
+// fraction; offset Z, ±HH:MM or none for UTC). It reports false for
+// anything else, including impossible dates, which ParseTime then rejects
+// with its message.
+func parseExportTime(s string) (Time, bool) {
+	if len(s) < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':' {
+		return Time{}, false
+	}
+	num := func(from, to int) (int, bool) {
+		n := 0
+		for i := from; i < to; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	year, ok1 := num(0, 4)
+	month, ok2 := num(5, 7)
+	day, ok3 := num(8, 10)
+	hour, ok4 := num(11, 13)
+	minute, ok5 := num(14, 16)
+	sec, ok6 := num(17, 19)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 59 {
+		return Time{}, false
+	}
+	rest := s[19:]
+	nsec := 0
+	if len(rest) > 0 && rest[0] == '.' {
+		i := 1
+		scale := 100_000_000
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			if i > 9 {
+				return Time{}, false
+			}
+			nsec += int(rest[i]-'0') * scale
+			scale /= 10
+			i++
+		}
+		if i == 1 {
+			return Time{}, false
+		}
+		rest = rest[i:]
+	}
+	offset := 0
+	switch {
+	case rest == "" || rest == "Z":
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		oh, okh := strconv.Atoi(rest[1:3])
+		om, okm := strconv.Atoi(rest[4:6])
+		if okh != nil || okm != nil || oh > 23 || om > 59 {
+			return Time{}, false
+		}
+		offset = oh*3600 + om*60
+		if rest[0] == '-' {
+			offset = -offset
+		}
+	default:
+		return Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	if t.Day() != day { // 31 April and the like
+		return Time{}, false
+	}
+	return NewTime(t.Add(-time.Duration(offset) * time.Second)), true
 }
 
 func (b *builder) cvss(vecCol, scoreCol int) *CVSS {
@@ -795,15 +876,8 @@ func (b *builder) strings(c int) []string {
 	var out []string
 	b.listTexts(c, func(text string, _ int) error {
 		items, err := parsePyStrings(text)
-		if err != nil {
-			return err
-		}
-		for _, it := range items {
-			if !slices.Contains(out, it) {
-				out = append(out, it)
-			}
-		}
-		return nil
+		out = unite(out, items)
+		return err
 	})
 	return out
 }
@@ -811,22 +885,70 @@ func (b *builder) strings(c int) []string {
 func (b *builder) refs() []Ref {
 	var out []Ref
 	b.listTexts(colRefs, func(text string, _ int) error {
-		items, err := parsePyDicts(text)
-		if err != nil {
-			return err
-		}
-		for k, m := range items {
-			ref := Ref{Name: m["name"], Type: RefType(m["type"])}
-			for key := range m {
-				if key != "name" && key != "type" {
-					return fmt.Errorf("%w: reference %d has an unknown key %q", errPyLiteral, k, key)
-				}
-			}
-			if !slices.Contains(out, ref) {
-				out = append(out, ref)
-			}
-		}
-		return nil
+		items, err := parsePyRefs(text)
+		out = unite(out, items)
+		return err
 	})
 	return out
+}
+
+// unite appends to out the items it does not hold yet, in order. When out
+// is nil it reuses the items' array.
+func unite[T comparable](out, items []T) []T {
+	if out == nil {
+		k := 0
+		for _, it := range items {
+			if !slices.Contains(items[:k], it) {
+				items[k] = it
+				k++
+			}
+		}
+		if k == 0 {
+			return nil
+		}
+		return items[:k]
+	}
+	for _, it := range items {
+		if !slices.Contains(out, it) {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// appendJSONString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, invalid UTF-8 replaced by U+FFFD (as
+// encoding/json does).
+func appendJSONString(dst []byte, s string) json.RawMessage {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				dst = append(dst, '\\', c)
+			case c == '\n':
+				dst = append(dst, '\\', 'n')
+			case c == '\r':
+				dst = append(dst, '\\', 'r')
+			case c == '\t':
+				dst = append(dst, '\\', 't')
+			case c < 0x20:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				dst = append(dst, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, `\ufffd`...)
+		} else {
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(dst, '"')
 }

@@ -3,6 +3,7 @@ package faraday
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"io"
 	"reflect"
@@ -461,53 +462,83 @@ func TestPyLiteral(t *testing.T) {
 			t.Errorf("parsePyStrings(%q) err = %v, want a literal error", in, err)
 		}
 	}
-	d, err := parsePyDicts(`[{'type': 'other', 'name': ''}, {"name": None, 'type': 'exploit'}]`)
-	if err != nil || !reflect.DeepEqual(d, []map[string]string{{"type": "other", "name": ""}, {"name": "", "type": "exploit"}}) {
-		t.Errorf("dicts = %v, %v", d, err)
+	refs, err := parsePyRefs(`[{'type': 'other', 'name': ''}, {"name": None, 'type': 'exploit'}, ]`)
+	if err != nil || !reflect.DeepEqual(refs, []Ref{{Name: "", Type: RefOther}, {Name: "", Type: RefExploit}}) {
+		t.Errorf("refs = %v, %v", refs, err)
 	}
-	for _, in := range []string{`[{'a': 1}]`, `[{1: 'a'}]`, `['a']`, `[{'a' 'b'}]`} {
-		if _, err := parsePyDicts(in); !errors.Is(err, errPyLiteral) {
-			t.Errorf("parsePyDicts(%q) err = %v", in, err)
+	for _, in := range []string{`[{'name': 1}]`, `[{1: 'a'}]`, `['a']`, `[{'name' 'b'}]`, `[{'name': 'x'}]`, `[{'name': 'x', 'type': 'other', 'url': 'u'}]`, `[{'name': 'x', 'type': 'other'}`} {
+		if _, err := parsePyRefs(in); !errors.Is(err, errPyLiteral) {
+			t.Errorf("parsePyRefs(%q) err = %v", in, err)
 		}
-	}
-	v, err := parsePyLiteral(`[True, False, None, -12, {'k': [1]}]`)
-	if err != nil || len(v.items) != 5 || !v.items[0].b || v.items[2].kind != pyNone || v.items[3].i != -12 || v.items[4].keys[0] != "k" {
-		t.Errorf("mixed = %+v, %v", v, err)
 	}
 }
 
-func FuzzPyLiteral(f *testing.F) {
-	for _, s := range []string{`[]`, `[{'type': 'other', 'name': ''}]`, `['a', "b'c"]`, `['\x41\u00e9']`, `[True, None, -1]`, `{'a': ['b']}`} {
+func TestParseExportTime(t *testing.T) {
+	for _, in := range []string{
+		"2024-04-22T14:47:16.277896+00:00", "2024-04-22 14:47:07", "2024-04-22T14:47:07Z", "2024-04-22 14:47:07.5",
+		"2024-04-22T23:47:07-03:30", "2024-02-29 00:00:00", "2024-04-22T14:47:16.123456789+01:00",
+	} {
+		fast, ok := parseExportTime(in)
+		slow, err := ParseTime(in)
+		if !ok || err != nil || !fast.Equal(slow.Time) {
+			t.Errorf("%s: fast %v %v, ParseTime %v %v", in, fast, ok, slow, err)
+		}
+	}
+	for _, in := range []string{"2024-04-31 00:00:00", "2023-02-29 00:00:00", "2024-13-01 00:00:00", "2024-04-22 24:00:00",
+		"2024-04-22T14:47:07+0000", "2024-04-22 14:47:07.", "2024-04-22", "yesterday", "2024-04-22 14:47:07 UTC"} {
+		if _, ok := parseExportTime(in); ok {
+			t.Errorf("%s accepted by the fast path", in)
+		}
+	}
+}
+
+func FuzzParseExportTime(f *testing.F) {
+	f.Add("2024-04-22T14:47:16.277896+00:00")
+	f.Add("2024-04-22 14:47:07")
+	f.Add("2024-04-22T14:47:07-03:30")
+	f.Fuzz(func(t *testing.T, s string) {
+		fast, ok := parseExportTime(s)
+		if !ok {
+			return
+		}
+		slow, err := ParseTime(s)
+		if err != nil || !fast.Equal(slow.Time) {
+			t.Fatalf("%q: fast path %v, ParseTime %v %v", s, fast, slow, err)
+		}
+	})
+}
+
+func FuzzPyLists(f *testing.F) {
+	for _, s := range []string{`[]`, `[{'type': 'other', 'name': ''}]`, `['a', "b'c"]`, `['\x41\u00e9']`, `[None]`, `{'a': ['b']}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		v, err := parsePyLiteral(s)
+		if _, err := parsePyRefs(s); err != nil && !errors.Is(err, errPyLiteral) {
+			t.Fatalf("refs error %v does not wrap errPyLiteral", err)
+		}
+		strs, err := parsePyStrings(s)
 		if err != nil {
 			if !errors.Is(err, errPyLiteral) {
 				t.Fatalf("error %v does not wrap errPyLiteral", err)
 			}
 			return
 		}
-		// A list of strings written back in Python's repr form reads again
-		// to the same strings.
-		if v.kind == pyList {
-			strs, err := parsePyStrings(s)
-			if err != nil || !utf8.ValidString(strings.Join(strs, "")) {
-				return
+		if !utf8.ValidString(strings.Join(strs, "")) {
+			return
+		}
+		// Written back in Python's repr form, the list reads the same.
+		var b strings.Builder
+		b.WriteByte('[')
+		for i, x := range strs {
+			if i > 0 {
+				b.WriteString(", ")
 			}
-			var b strings.Builder
-			b.WriteByte('[')
-			for i, x := range strs {
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				b.WriteString(pyRepr(x))
-			}
-			b.WriteByte(']')
-			again, err := parsePyStrings(b.String())
-			if err != nil || !reflect.DeepEqual(again, strs) && len(strs) > 0 {
-				t.Fatalf("repr %q read back as %q, %v; want %q", b.String(), again, err, strs)
-			}
+			b.WriteString(pyRepr(x))
+		}
+		b.WriteByte(']')
+		again, err := parsePyStrings(b.String())
+		if err != nil || !reflect.DeepEqual(again, strs) {
+			t.Fatalf("repr %q read back as %q, %v; want %q", b.String(), again, err, strs)
 		}
 	})
 }
@@ -577,6 +608,21 @@ func FuzzExportReader(f *testing.F) {
 		st := r.Stats()
 		if st.Records != records || st.Malformed != rowErrs {
 			t.Fatalf("stats %+v, counted %d records %d errors", st, records, rowErrs)
+		}
+	})
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	f.Add("plain")
+	f.Add("quote \" backslash \\ nl \n tab \t ctl \x01 é \xff")
+	f.Fuzz(func(t *testing.T, s string) {
+		raw := appendJSONString(nil, s)
+		var back string
+		if err := json.Unmarshal(raw, &back); err != nil {
+			t.Fatalf("%q → %s: %v", s, raw, err)
+		}
+		if want := strings.ToValidUTF8(s, "\ufffd"); back != want && utf8.ValidString(s) {
+			t.Fatalf("%q → %s → %q", s, raw, back)
 		}
 	})
 }

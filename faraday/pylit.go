@@ -8,37 +8,12 @@ import (
 	"unicode/utf8"
 )
 
-// Faraday's CSV export writes list and dictionary columns (refs, hostnames,
-// cve, cwe, tags, policyviolations, …) with Python's repr(): single-quoted
-// strings (double-quoted when the text holds a single quote), backslash
-// escapes, None/True/False. This file holds a small parser for that subset.
-// It never evaluates anything: it only recognises literals.
-
-// pyKind is the kind of a parsed Python literal.
-type pyKind uint8
-
-const (
-	pyNone pyKind = iota
-	pyBool
-	pyInt
-	pyStr
-	pyList
-	pyDict
-)
-
-// pyValue is one parsed Python literal. Dictionaries keep their keys in the
-// order written; keys are strings (the only kind the export writes).
-type pyValue struct {
-	kind  pyKind
-	b     bool
-	i     int64
-	s     string
-	items []pyValue
-	keys  []string
-}
-
-// maxPyDepth bounds nesting so hostile input cannot exhaust the stack.
-const maxPyDepth = 32
+// Faraday's CSV export writes its list columns (hostnames, cve, cwe, tags,
+// policyviolations, refs, …) with Python's repr(): single-quoted strings
+// (double-quoted when the text holds a single quote), backslash escapes,
+// None for a missing value. This file parses the two shapes the export
+// uses, a list of strings and the refs column's list of dictionaries with
+// string values. It never evaluates anything.
 
 // errPyLiteral is wrapped by every error of the Python-literal parser.
 var errPyLiteral = errors.New("invalid Python literal")
@@ -46,20 +21,6 @@ var errPyLiteral = errors.New("invalid Python literal")
 type pyParser struct {
 	src string
 	pos int
-}
-
-// parsePyLiteral parses s as one Python literal (surrounding space allowed).
-func parsePyLiteral(s string) (pyValue, error) {
-	p := pyParser{src: s}
-	v, err := p.value(0)
-	if err != nil {
-		return pyValue{}, err
-	}
-	p.space()
-	if p.pos != len(p.src) {
-		return pyValue{}, p.errf("unexpected %q after the value", p.rest())
-	}
-	return v, nil
 }
 
 func (p *pyParser) errf(format string, args ...any) error {
@@ -90,62 +51,23 @@ func (p *pyParser) space() {
 	}
 }
 
-func (p *pyParser) value(depth int) (pyValue, error) {
-	if depth > maxPyDepth {
-		return pyValue{}, p.errf("nested deeper than %d levels", maxPyDepth)
-	}
+// end checks that only space is left.
+func (p *pyParser) end() error {
 	p.space()
-	if p.pos >= len(p.src) {
-		return pyValue{}, p.errf("unexpected end of input")
+	if p.pos != len(p.src) {
+		return p.errf("unexpected %q after the list", p.rest())
 	}
-	switch c := p.src[p.pos]; {
-	case c == '[':
-		return p.list(depth)
-	case c == '{':
-		return p.dict(depth)
-	case c == '\'' || c == '"':
-		s, err := p.str()
-		return pyValue{kind: pyStr, s: s}, err
-	case c == '-' || c >= '0' && c <= '9':
-		return p.integer()
-	default:
-		for _, w := range [...]struct {
-			word string
-			v    pyValue
-		}{
-			{"None", pyValue{kind: pyNone}},
-			{"True", pyValue{kind: pyBool, b: true}},
-			{"False", pyValue{kind: pyBool}},
-		} {
-			if strings.HasPrefix(p.src[p.pos:], w.word) {
-				p.pos += len(w.word)
-				return w.v, nil
-			}
-		}
-		return pyValue{}, p.errf("unexpected %q", p.rest())
-	}
+	return nil
 }
 
-func (p *pyParser) integer() (pyValue, error) {
-	start := p.pos
-	if p.src[p.pos] == '-' {
-		p.pos++
+// items parses comma-separated elements between an opening byte and closer,
+// allowing a trailing comma as Python does.
+func (p *pyParser) items(opener, closer byte, elem func() error) error {
+	p.space()
+	if p.pos >= len(p.src) || p.src[p.pos] != opener {
+		return p.errf("expected %q, found %q", opener, p.rest())
 	}
-	for p.pos < len(p.src) && p.src[p.pos] >= '0' && p.src[p.pos] <= '9' {
-		p.pos++
-	}
-	n, err := strconv.ParseInt(p.src[start:p.pos], 10, 64)
-	if err != nil {
-		p.pos = start
-		return pyValue{}, p.errf("bad integer %q", p.rest())
-	}
-	return pyValue{kind: pyInt, i: n}, nil
-}
-
-// items parses comma-separated elements up to the closing byte, allowing a
-// trailing comma as Python does.
-func (p *pyParser) items(closer byte, elem func() error) error {
-	p.pos++ // opening bracket
+	p.pos++
 	for {
 		p.space()
 		if p.pos >= len(p.src) {
@@ -172,46 +94,24 @@ func (p *pyParser) items(closer byte, elem func() error) error {
 	}
 }
 
-func (p *pyParser) list(depth int) (pyValue, error) {
-	v := pyValue{kind: pyList}
-	err := p.items(']', func() error {
-		e, err := p.value(depth + 1)
-		v.items = append(v.items, e)
-		return err
-	})
-	return v, err
+// strOrNone parses a quoted string, or None (as ""; ok false).
+func (p *pyParser) strOrNone() (s string, ok bool, err error) {
+	if strings.HasPrefix(p.src[p.pos:], "None") {
+		p.pos += len("None")
+		return "", false, nil
+	}
+	s, err = p.str()
+	return s, true, err
 }
 
-func (p *pyParser) dict(depth int) (pyValue, error) {
-	v := pyValue{kind: pyDict}
-	err := p.items('}', func() error {
-		if c := p.src[p.pos]; c != '\'' && c != '"' {
-			return p.errf("dictionary key must be a string, found %q", p.rest())
-		}
-		k, err := p.str()
-		if err != nil {
-			return err
-		}
-		p.space()
-		if p.pos >= len(p.src) || p.src[p.pos] != ':' {
-			return p.errf("expected ':' after key %q", k)
-		}
-		p.pos++
-		e, err := p.value(depth + 1)
-		if err != nil {
-			return err
-		}
-		v.keys = append(v.keys, k)
-		v.items = append(v.items, e)
-		return nil
-	})
-	return v, err
-}
-
-// str parses a quoted string with Python's escapes (\\ \' \" \n \r \t \a \b
-// \f \v \0-style octal, \xNN, \uNNNN, \UNNNNNNNN). Adjacent literals are not
-// concatenated: repr never writes them.
+// str parses a quoted string with Python's escapes (\\ \' \" \n \r \t \a
+// \b \f \v, octal \NNN, \xNN, \uNNNN, \UNNNNNNNN; unknown escapes are kept
+// as written, as Python does). Adjacent literals are not concatenated: repr
+// never writes them.
 func (p *pyParser) str() (string, error) {
+	if p.pos >= len(p.src) || (p.src[p.pos] != '\'' && p.src[p.pos] != '"') {
+		return "", p.errf("expected a quoted string, found %q", p.rest())
+	}
 	q := p.src[p.pos]
 	p.pos++
 	start := p.pos
@@ -295,7 +195,6 @@ func (p *pyParser) str() (string, error) {
 			}
 			b.WriteRune(r)
 		default:
-			// Python keeps unknown escapes as written.
 			b.WriteByte('\\')
 			b.WriteByte(e)
 		}
@@ -303,61 +202,77 @@ func (p *pyParser) str() (string, error) {
 	return "", p.errf("unterminated string")
 }
 
-// parsePyStrings parses a list of strings such as ['a', 'b'] (or the empty
-// text, meaning no list). Non-string elements are an error.
-func parsePyStrings(s string) ([]string, error) {
+// isEmptyList reports the empty text and "[]", which mean no list.
+func isEmptyList(s string) bool {
 	s = strings.TrimSpace(s)
-	if s == "" || s == "[]" {
-		return nil, nil
-	}
-	v, err := parsePyLiteral(s)
-	if err != nil {
-		return nil, err
-	}
-	if v.kind != pyList {
-		return nil, fmt.Errorf("%w: want a list of strings", errPyLiteral)
-	}
-	out := make([]string, 0, len(v.items))
-	for i, e := range v.items {
-		if e.kind != pyStr {
-			return nil, fmt.Errorf("%w: element %d is not a string", errPyLiteral, i)
-		}
-		out = append(out, e.s)
-	}
-	return out, nil
+	return s == "" || s == "[]"
 }
 
-// parsePyDicts parses a list of dictionaries whose values are strings or
-// None (None becomes ""), as Faraday writes the refs column.
-func parsePyDicts(s string) ([]map[string]string, error) {
-	s = strings.TrimSpace(s)
-	if s == "" || s == "[]" {
+// parsePyStrings parses a list of strings such as ['a', "b'c"] (the empty
+// text and [] give nil).
+func parsePyStrings(s string) ([]string, error) {
+	if isEmptyList(s) {
 		return nil, nil
 	}
-	v, err := parsePyLiteral(s)
+	p := pyParser{src: s}
+	var out []string
+	err := p.items('[', ']', func() error {
+		v, err := p.str()
+		out = append(out, v)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	if v.kind != pyList {
-		return nil, fmt.Errorf("%w: want a list of dictionaries", errPyLiteral)
+	return out, p.end()
+}
+
+// parsePyRefs parses the refs column: a list of dictionaries with the keys
+// "name" and "type" and string (or None) values.
+func parsePyRefs(s string) ([]Ref, error) {
+	if isEmptyList(s) {
+		return nil, nil
 	}
-	out := make([]map[string]string, 0, len(v.items))
-	for i, e := range v.items {
-		if e.kind != pyDict {
-			return nil, fmt.Errorf("%w: element %d is not a dictionary", errPyLiteral, i)
-		}
-		m := make(map[string]string, len(e.keys))
-		for j, k := range e.keys {
-			switch ev := e.items[j]; ev.kind {
-			case pyStr:
-				m[k] = ev.s
-			case pyNone:
-				m[k] = ""
-			default:
-				return nil, fmt.Errorf("%w: element %d key %q is not a string", errPyLiteral, i, k)
+	p := pyParser{src: s}
+	var out []Ref
+	err := p.items('[', ']', func() error {
+		var ref Ref
+		seen := 0
+		err := p.items('{', '}', func() error {
+			k, err := p.str()
+			if err != nil {
+				return err
 			}
+			p.space()
+			if p.pos >= len(p.src) || p.src[p.pos] != ':' {
+				return p.errf("expected ':' after key %q", k)
+			}
+			p.pos++
+			p.space()
+			v, _, err := p.strOrNone()
+			if err != nil {
+				return err
+			}
+			switch k {
+			case "name":
+				ref.Name = v
+				seen |= 1
+			case "type":
+				ref.Type = RefType(v)
+				seen |= 2
+			default:
+				return p.errf("unknown reference key %q", k)
+			}
+			return nil
+		})
+		if err == nil && seen != 3 {
+			err = p.errf("reference %d lacks a name or a type", len(out))
 		}
-		out = append(out, m)
+		out = append(out, ref)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return out, p.end()
 }

@@ -17,8 +17,10 @@ import (
 	"time"
 
 	"github.com/jarcoal/httpmock"
+	"go.uber.org/goleak"
 
 	"github.com/vulndesk/mesd/faraday"
+	"github.com/vulndesk/mesd/faraday/faradaytest"
 )
 
 const (
@@ -557,5 +559,31 @@ func TestContextCanceled(t *testing.T) {
 	_, err := c.Workspaces.List(ctx)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestClientAgainstFakeLeavesNoGoroutine runs real HTTP through the client
+// against faradaytest and checks, after closing idle connections, that no
+// goroutine is left behind.
+func TestClientAgainstFakeLeavesNoGoroutine(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	srv := faradaytest.NewServer(faradaytest.WithToken(testToken))
+	defer srv.Close()
+	if err := srv.AddWorkspace(faraday.Workspace{Name: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := faraday.NewClient(srv.URL(), faraday.WithToken(testToken), faraday.WithRetry(1, time.Millisecond, time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseIdleConnections()
+	if _, err := c.Vulns.List(context.Background(), "acme", nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	<-ctx.Done()
+	if _, err := c.Workspaces.List(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("expired context: %v", err)
 	}
 }

@@ -849,46 +849,52 @@ func (b *builder) cvss(vecCol, scoreCol int) *CVSS {
 	return out
 }
 
-// listTexts calls fn with each distinct text of a list column of the run,
-// the first one first, and the line it came from.
-func (b *builder) listTexts(c int, fn func(text string, line int) error) {
-	i := b.r.col[c]
-	if i < 0 {
-		return
-	}
-	run := &b.r.run
-	if err := fn(run.vals[i], run.src[i]); err != nil {
-		b.fail(c, err)
-		return
-	}
-	for _, m := range run.more {
-		if m.col != i {
-			continue
-		}
-		if err := fn(m.text, m.line); err != nil && b.err == nil {
-			b.err = &RowError{Line: m.line, ID: run.idText, Column: b.r.header[i], Err: err}
-			return
-		}
+// listFail records err for the list column at header index i, read from
+// the given line.
+func (b *builder) listFail(i, line int, err error) {
+	if err != nil && b.err == nil {
+		b.err = &RowError{Line: line, ID: b.r.run.idText, Column: b.r.header[i], Err: err}
 	}
 }
 
+// strings parses a list column of the run: its first non-empty text, then
+// the differing texts of merged rows, united.
 func (b *builder) strings(c int) []string {
-	var out []string
-	b.listTexts(c, func(text string, _ int) error {
-		items, err := parsePyStrings(text)
-		out = unite(out, items)
-		return err
-	})
+	i := b.r.col[c]
+	if i < 0 {
+		return nil
+	}
+	run := &b.r.run
+	out, err := parsePyStrings(run.vals[i])
+	b.listFail(i, run.src[i], err)
+	out = unite(nil, out)
+	for _, m := range run.more {
+		if m.col == i {
+			items, err := parsePyStrings(m.text)
+			b.listFail(i, m.line, err)
+			out = unite(out, items)
+		}
+	}
 	return out
 }
 
+// refs is strings for the refs column.
 func (b *builder) refs() []Ref {
-	var out []Ref
-	b.listTexts(colRefs, func(text string, _ int) error {
-		items, err := parsePyRefs(text)
-		out = unite(out, items)
-		return err
-	})
+	i := b.r.col[colRefs]
+	if i < 0 {
+		return nil
+	}
+	run := &b.r.run
+	out, err := parsePyRefs(run.vals[i])
+	b.listFail(i, run.src[i], err)
+	out = unite(nil, out)
+	for _, m := range run.more {
+		if m.col == i {
+			items, err := parsePyRefs(m.text)
+			b.listFail(i, m.line, err)
+			out = unite(out, items)
+		}
+	}
 	return out
 }
 

@@ -146,12 +146,12 @@ func BenchmarkExportReader(b *testing.B) {
 	})
 }
 
-// TestExportReaderMemoryFollowsIDs reads 200,000 rows (2,000 under
+// TestExportReaderMemoryFollowsIDs reads 50,000 rows (2,000 under
 // MESD_BENCH_SMALL=1) that repeat 50 ids in adjacent groups: the live heap
 // with the reader at its end must not grow with the file. The bound (4 MiB
 // above the start) is far below the file's size.
 func TestExportReaderMemoryFollowsIDs(t *testing.T) {
-	rows := benchSize(200_000, 2_000)
+	rows := benchSize(50_000, 2_000)
 	g := &groupGen{exportGen: exportGen{n: rows, buf: []byte(benchHeader)}, group: rows / 50}
 	before := heapBytes()
 	r, err := NewExportReader(g)

@@ -60,38 +60,45 @@ func (p *pyParser) end() error {
 	return nil
 }
 
-// items parses comma-separated elements between an opening byte and closer,
-// allowing a trailing comma as Python does.
-func (p *pyParser) items(opener, closer byte, elem func() error) error {
+// open consumes the opening bracket of a list or dictionary.
+func (p *pyParser) open(opener byte) error {
 	p.space()
 	if p.pos >= len(p.src) || p.src[p.pos] != opener {
 		return p.errf("expected %q, found %q", opener, p.rest())
 	}
 	p.pos++
-	for {
-		p.space()
-		if p.pos >= len(p.src) {
-			return p.errf("missing %q", closer)
-		}
-		if p.src[p.pos] == closer {
-			p.pos++
-			return nil
-		}
-		if err := elem(); err != nil {
-			return err
-		}
-		p.space()
-		if p.pos >= len(p.src) {
-			return p.errf("missing %q", closer)
-		}
-		switch p.src[p.pos] {
-		case ',':
-			p.pos++
-		case closer:
-		default:
-			return p.errf("expected ',' or %q, found %q", closer, p.rest())
-		}
+	return nil
+}
+
+// closed reports (and consumes) the closing bracket where the next element
+// would start.
+func (p *pyParser) closed(closer byte) (bool, error) {
+	p.space()
+	if p.pos >= len(p.src) {
+		return false, p.errf("missing %q", closer)
 	}
+	if p.src[p.pos] == closer {
+		p.pos++
+		return true, nil
+	}
+	return false, nil
+}
+
+// separator consumes the comma after an element, or leaves the closing
+// bracket for closed (a trailing comma is allowed, as in Python).
+func (p *pyParser) separator(closer byte) error {
+	p.space()
+	if p.pos >= len(p.src) {
+		return p.errf("missing %q", closer)
+	}
+	switch p.src[p.pos] {
+	case ',':
+		p.pos++
+	case closer:
+	default:
+		return p.errf("expected ',' or %q, found %q", closer, p.rest())
+	}
+	return nil
 }
 
 // strOrNone parses a quoted string, or None (as ""; ok false).
@@ -215,14 +222,26 @@ func parsePyStrings(s string) ([]string, error) {
 		return nil, nil
 	}
 	p := pyParser{src: s}
-	var out []string
-	err := p.items('[', ']', func() error {
-		v, err := p.str()
-		out = append(out, v)
-		return err
-	})
-	if err != nil {
+	if err := p.open('['); err != nil {
 		return nil, err
+	}
+	var out []string
+	for {
+		done, err := p.closed(']')
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			break
+		}
+		v, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+		if err := p.separator(']'); err != nil {
+			return nil, err
+		}
 	}
 	return out, p.end()
 }
@@ -234,45 +253,75 @@ func parsePyRefs(s string) ([]Ref, error) {
 		return nil, nil
 	}
 	p := pyParser{src: s}
-	var out []Ref
-	err := p.items('[', ']', func() error {
-		var ref Ref
-		seen := 0
-		err := p.items('{', '}', func() error {
-			k, err := p.str()
-			if err != nil {
-				return err
-			}
-			p.space()
-			if p.pos >= len(p.src) || p.src[p.pos] != ':' {
-				return p.errf("expected ':' after key %q", k)
-			}
-			p.pos++
-			p.space()
-			v, _, err := p.strOrNone()
-			if err != nil {
-				return err
-			}
-			switch k {
-			case "name":
-				ref.Name = v
-				seen |= 1
-			case "type":
-				ref.Type = RefType(v)
-				seen |= 2
-			default:
-				return p.errf("unknown reference key %q", k)
-			}
-			return nil
-		})
-		if err == nil && seen != 3 {
-			err = p.errf("reference %d lacks a name or a type", len(out))
-		}
-		out = append(out, ref)
-		return err
-	})
-	if err != nil {
+	if err := p.open('['); err != nil {
 		return nil, err
 	}
+	var out []Ref
+	for {
+		done, err := p.closed(']')
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			break
+		}
+		ref, err := p.ref(len(out))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ref)
+		if err := p.separator(']'); err != nil {
+			return nil, err
+		}
+	}
 	return out, p.end()
+}
+
+// ref parses one {'type': …, 'name': …} dictionary.
+func (p *pyParser) ref(index int) (Ref, error) {
+	var ref Ref
+	if err := p.open('{'); err != nil {
+		return ref, err
+	}
+	seen := 0
+	for {
+		done, err := p.closed('}')
+		if err != nil {
+			return ref, err
+		}
+		if done {
+			break
+		}
+		k, err := p.str()
+		if err != nil {
+			return ref, err
+		}
+		p.space()
+		if p.pos >= len(p.src) || p.src[p.pos] != ':' {
+			return ref, p.errf("expected ':' after key %q", k)
+		}
+		p.pos++
+		p.space()
+		v, _, err := p.strOrNone()
+		if err != nil {
+			return ref, err
+		}
+		switch k {
+		case "name":
+			ref.Name = v
+			seen |= 1
+		case "type":
+			ref.Type = RefType(v)
+			seen |= 2
+		default:
+			return ref, p.errf("unknown reference key %q", k)
+		}
+		if err := p.separator('}'); err != nil {
+			return ref, err
+		}
+	}
+	if seen != 3 {
+		return ref, p.errf("reference %d lacks a name or a type", index)
+	}
+	return ref, nil
 }

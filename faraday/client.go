@@ -508,7 +508,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 		}
 		return &Error{Method: cl.method, URL: redactURL(&u), Err: sanitizeErr(err)}
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return newResponseError(cl.method, &u, resp)
 	}
@@ -525,7 +525,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return &Error{Method: cl.method, URL: redactURL(&u), StatusCode: resp.StatusCode, Body: truncate(data),
-			Err: fmt.Errorf("%w: %v", ErrUnexpectedResponse, err)}
+			Err: fmt.Errorf("%w: %w", ErrUnexpectedResponse, err)}
 	}
 	return nil
 }
@@ -582,10 +582,10 @@ func sanitizeErr(err error) error {
 // Ptr returns a pointer to v, for optional fields of options.
 func Ptr[T any](v T) *T { return &v }
 
-// pathSegment validates and escapes one path segment taken from the caller.
-func pathSegment(what, v string) (string, error) {
+// workspaceSegment validates and escapes a workspace name for a path.
+func workspaceSegment(v string) (string, error) {
 	if v == "" || v == "." || v == ".." || strings.ContainsAny(v, "/\\") {
-		return "", fmt.Errorf("%w: %s %q: want a non-empty name without '/'", ErrInvalidOption, what, v)
+		return "", fmt.Errorf("%w: workspace %q: want a non-empty name without '/'", ErrInvalidOption, v)
 	}
 	return url.PathEscape(v), nil
 }

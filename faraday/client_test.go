@@ -261,7 +261,10 @@ func TestVulnsAllPages(t *testing.T) {
 		t.Error("All modified the caller's options")
 	}
 	// Breaking out stops fetching.
-	for range c.Vulns.All(context.Background(), "acme", opts) {
+	for _, err := range c.Vulns.All(context.Background(), "acme", opts) {
+		if err != nil {
+			t.Fatal(err)
+		}
 		break
 	}
 	if len(rec.all()) != 3 {

@@ -180,9 +180,10 @@ func (p *pyParser) str() (string, error) {
 			// line continuation: nothing
 		case 'x', 'u', 'U':
 			n := 2
-			if e == 'u' {
+			switch e {
+			case 'u':
 				n = 4
-			} else if e == 'U' {
+			case 'U':
 				n = 8
 			}
 			if p.pos+n > len(p.src) {

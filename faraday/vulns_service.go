@@ -124,7 +124,7 @@ func pageOf(l *VulnList) *VulnPage {
 // one call: GET /_api/v3/ws/{ws}/vulns. The vulns carry every field,
 // description and HTTP request/response included.
 func (s *VulnsService) List(ctx context.Context, ws string, opts *ListVulnsOptions) (*VulnPage, error) {
-	seg, err := pathSegment("workspace", ws)
+	seg, err := workspaceSegment(ws)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +252,7 @@ type FilterQuery struct {
 // policyviolations, request, response and attachments. Fetch a vuln with
 // Get, or use List, when those are needed.
 func (s *VulnsService) Filter(ctx context.Context, ws string, q FilterQuery) (*VulnPage, error) {
-	seg, err := pathSegment("workspace", ws)
+	seg, err := workspaceSegment(ws)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +294,7 @@ func (s *VulnsService) Get(ctx context.Context, ws string, id int64) (*Vuln, err
 }
 
 func vulnPath(ws string, id int64) (string, error) {
-	seg, err := pathSegment("workspace", ws)
+	seg, err := workspaceSegment(ws)
 	if err != nil {
 		return "", err
 	}
@@ -332,7 +332,7 @@ func (s *VulnsService) UpdateStatus(ctx context.Context, ws string, id int64, st
 // silently drops any other form). Ids of other workspaces are not counted.
 // A read-only workspace fails with ErrReadOnlyWorkspace.
 func (s *VulnsService) BulkUpdateStatus(ctx context.Context, ws string, ids []int64, status Status) (int, error) {
-	seg, err := pathSegment("workspace", ws)
+	seg, err := workspaceSegment(ws)
 	if err != nil {
 		return 0, err
 	}

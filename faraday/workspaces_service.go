@@ -36,7 +36,7 @@ func (s *WorkspacesService) List(ctx context.Context) ([]Workspace, error) {
 // Get returns one workspace by name (GET /_api/v3/ws/{name}); an unknown
 // name fails with ErrNotFound.
 func (s *WorkspacesService) Get(ctx context.Context, name string) (*Workspace, error) {
-	ws, err := pathSegment("workspace", name)
+	ws, err := workspaceSegment(name)
 	if err != nil {
 		return nil, err
 	}

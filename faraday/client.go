@@ -362,10 +362,17 @@ func (t *limitedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		if r.Body != nil {
 			_ = r.Body.Close()
 		}
-		return nil, err
+		return nil, &limiterError{err: err}
 	}
 	return t.next.RoundTrip(r)
 }
+
+// limiterError marks a refusal of the rate limiter (such as a wait that
+// would pass the context's deadline): retrying cannot help.
+type limiterError struct{ err error }
+
+func (e *limiterError) Error() string { return "faraday: rate limiter: " + e.err.Error() }
+func (e *limiterError) Unwrap() error { return e.err }
 
 // CloseIdleConnections closes idle connections of the underlying transport.
 func (t *limitedTransport) CloseIdleConnections() {
@@ -392,6 +399,10 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 	}
 	idem, _ := ctx.Value(idempotentKey).(bool)
 	if err != nil {
+		var le *limiterError
+		if errors.As(err, &le) {
+			return false, nil
+		}
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			return true, nil
 		}

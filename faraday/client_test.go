@@ -590,3 +590,24 @@ func TestClientAgainstFakeLeavesNoGoroutine(t *testing.T) {
 		t.Errorf("expired context: %v", err)
 	}
 }
+
+// refusingLimiter refuses every wait, as rate.Limiter does when the wait
+// would pass the context's deadline.
+type refusingLimiter struct{ n atomic.Int32 }
+
+var errTooLong = errors.New("would exceed context deadline")
+
+func (l *refusingLimiter) Wait(context.Context) error {
+	l.n.Add(1)
+	return errTooLong
+}
+
+func TestLimiterRefusalIsNotRetried(t *testing.T) {
+	t.Parallel()
+	lim := &refusingLimiter{}
+	c, mock := setup(t, faraday.WithLimiter(lim))
+	_, err := c.Workspaces.List(context.Background())
+	if !errors.Is(err, errTooLong) || lim.n.Load() != 1 || mock.GetTotalCallCount() != 0 {
+		t.Errorf("err %v after %d waits and %d calls", err, lim.n.Load(), mock.GetTotalCallCount())
+	}
+}

@@ -571,37 +571,39 @@ func (r *ExportReader) get(c int) string {
 func (r *ExportReader) build() (*ExportRecord, error) {
 	run := &r.run
 	b := builder{r: r}
-	// One allocation for the record and its vuln.
+	// One allocation for the record, its vuln and their parts.
 	both := &struct {
-		rec ExportRecord
-		v   Vuln
+		rec  ExportRecord
+		v    Vuln
+		svc  Service
+		esvc ExportService
+		risk Risk
 	}{}
 	v := &both.v
-	*v = Vuln{
-		ID:          run.id,
-		ObjectID:    run.id,
-		ObjID:       run.idText,
-		Name:        r.get(colName),
-		Desc:        r.get(colDesc),
-		Description: r.get(colDesc),
-		Data:        r.get(colData),
-		Resolution:  r.get(colResolution),
-		Target:      r.get(colTarget),
-		HostOS:      r.get(colOS),
-		Owner:       r.get(colOwner),
-		Website:     r.get(colWebsite),
-		Path:        r.get(colPath),
-		Method:      r.get(colMethod),
-		Params:      r.get(colParams),
-		ParamName:   r.get(colPname),
-		Query:       r.get(colQuery),
-		Request:     r.get(colRequest),
-		Response:    r.get(colResponse),
-		ExternalID:  r.get(colExternalID),
-
-		WorkspaceName: r.workspace,
-		Type:          TypeVulnerability,
-	}
+	// Fields are set one by one: a composite literal would be built aside
+	// and copied, and a Vuln is large.
+	v.ID = run.id
+	v.ObjectID = run.id
+	v.ObjID = run.idText
+	v.Name = r.get(colName)
+	v.Desc = r.get(colDesc)
+	v.Description = r.get(colDesc)
+	v.Data = r.get(colData)
+	v.Resolution = r.get(colResolution)
+	v.Target = r.get(colTarget)
+	v.HostOS = r.get(colOS)
+	v.Owner = r.get(colOwner)
+	v.Website = r.get(colWebsite)
+	v.Path = r.get(colPath)
+	v.Method = r.get(colMethod)
+	v.Params = r.get(colParams)
+	v.ParamName = r.get(colPname)
+	v.Query = r.get(colQuery)
+	v.Request = r.get(colRequest)
+	v.Response = r.get(colResponse)
+	v.ExternalID = r.get(colExternalID)
+	v.WorkspaceName = r.workspace
+	v.Type = TypeVulnerability
 	v.Confirmed = b.boolean(colConfirmed)
 	if b.boolean(colWeb) {
 		v.Type = TypeVulnerabilityWeb
@@ -635,7 +637,8 @@ func (r *ExportReader) build() (*ExportRecord, error) {
 	v.CVSS3 = b.cvss(colCVSS3Vector, colCVSS3Score)
 	v.CVSS4 = b.cvss(colCVSS4Vector, colCVSS4Score)
 	if r.get(colRiskScore) != "" || r.get(colRiskSeverity) != "" {
-		v.Risk = &Risk{Score: int(b.integer(colRiskScore)), Severity: r.get(colRiskSeverity)}
+		both.risk = Risk{Score: int(b.integer(colRiskScore)), Severity: r.get(colRiskSeverity)}
+		v.Risk = &both.risk
 	}
 	v.Impact = Impact{
 		Confidentiality: b.boolean(colImpactConfidentiality),
@@ -653,7 +656,7 @@ func (r *ExportReader) build() (*ExportRecord, error) {
 	}
 
 	out := &both.rec
-	*out = ExportRecord{Vuln: v, Line: run.line, Rows: run.rows}
+	out.Vuln, out.Line, out.Rows = v, run.line, run.rows
 	out.Host = ExportHost{
 		ID:          b.integer(colHostID),
 		Description: r.get(colHostDescription),
@@ -665,7 +668,8 @@ func (r *ExportReader) build() (*ExportRecord, error) {
 		Tags:        b.strings(colHostTags),
 	}
 	if sid := b.integer(colServiceID); sid != 0 {
-		v.Service = &Service{
+		v.Service = &both.svc
+		*v.Service = Service{
 			ID:       sid,
 			Port:     int(b.integer(colPort)),
 			Status:   r.get(colServiceStatus),
@@ -675,7 +679,8 @@ func (r *ExportReader) build() (*ExportRecord, error) {
 			Summary:  r.get(colSummary),
 		}
 		v.Parent, v.ParentType = sid, ParentService
-		out.Service = &ExportService{
+		out.Service = &both.esvc
+		*out.Service = ExportService{
 			Text:        r.get(colService),
 			Description: r.get(colServiceDescription),
 			Owned:       b.boolean(colServiceOwned),

@@ -434,10 +434,17 @@ func isTLSOrURLProblem(err error) bool {
 // backoff waits Retry-After when the server sends one (capped at max), else
 // an exponential wait from min with full jitter, capped at max.
 func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
+	var h http.Header
 	if resp != nil {
-		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			return min(d, maxWait)
-		}
+		h = resp.Header
+	}
+	return backoffFor(minWait, maxWait, attempt, h)
+}
+
+// backoffFor is backoff given the response headers (nil without a response).
+func backoffFor(minWait, maxWait time.Duration, attempt int, h http.Header) time.Duration {
+	if d, ok := retryAfter(h.Get("Retry-After"), time.Now()); ok {
+		return min(d, maxWait)
 	}
 	d := minWait << min(attempt, 30)
 	if d <= 0 || d > maxWait {

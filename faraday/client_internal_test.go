@@ -12,21 +12,19 @@ import (
 )
 
 func TestBackoffHonoursRetryAfterWithinCap(t *testing.T) {
-	withHeader := func(v string) *http.Response {
-		return &http.Response{Header: http.Header{"Retry-After": {v}}}
-	}
-	if d := backoff(time.Millisecond, 5*time.Millisecond, 0, withHeader("120")); d != 5*time.Millisecond {
+	withHeader := func(v string) http.Header { return http.Header{"Retry-After": {v}} }
+	if d := backoffFor(time.Millisecond, 5*time.Millisecond, 0, withHeader("120")); d != 5*time.Millisecond {
 		t.Errorf("Retry-After 120 s capped at 5 ms: got %v", d)
 	}
-	if d := backoff(time.Millisecond, time.Second, 0, withHeader("0")); d != 0 {
+	if d := backoffFor(time.Millisecond, time.Second, 0, withHeader("0")); d != 0 {
 		t.Errorf("Retry-After 0: got %v", d)
 	}
 	future := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
-	if d := backoff(time.Millisecond, 7*time.Millisecond, 0, withHeader(future)); d != 7*time.Millisecond {
+	if d := backoffFor(time.Millisecond, 7*time.Millisecond, 0, withHeader(future)); d != 7*time.Millisecond {
 		t.Errorf("Retry-After date capped: got %v", d)
 	}
 	for attempt := range 40 {
-		d := backoff(2*time.Millisecond, 50*time.Millisecond, attempt, withHeader("soon"))
+		d := backoffFor(2*time.Millisecond, 50*time.Millisecond, attempt, withHeader("soon"))
 		if d < 2*time.Millisecond || d > 50*time.Millisecond {
 			t.Errorf("attempt %d: %v outside [2ms, 50ms]", attempt, d)
 		}
@@ -39,38 +37,41 @@ func TestBackoffHonoursRetryAfterWithinCap(t *testing.T) {
 func TestCheckRetryPolicy(t *testing.T) {
 	idem := context.WithValue(context.Background(), idempotentKey, true)
 	post := context.WithValue(context.Background(), idempotentKey, false)
-	resp := func(code int) *http.Response { return &http.Response{StatusCode: code} }
 	netErr := &url.Error{Op: "Post", URL: "https://x", Err: errors.New("connection reset by peer")}
 	refused := &url.Error{Op: "Post", URL: "https://x", Err: syscall.ECONNREFUSED}
 	cases := []struct {
 		name string
 		ctx  context.Context
-		resp *http.Response
+		code int // 0: no response
 		err  error
 		want bool
 	}{
-		{"GET 503", idem, resp(503), nil, true},
-		{"GET 502", idem, resp(502), nil, true},
-		{"GET 504", idem, resp(504), nil, true},
-		{"GET 500", idem, resp(500), nil, false},
-		{"GET 404", idem, resp(404), nil, false},
-		{"GET reset", idem, nil, netErr, true},
-		{"POST 503", post, resp(503), nil, false},
-		{"POST 429", post, resp(429), nil, true},
-		{"POST reset", post, nil, netErr, false},
-		{"POST refused", post, nil, refused, true},
-		{"GET x509", idem, nil, &url.Error{Op: "Get", URL: "https://x", Err: errors.New("tls: failed to verify certificate: x509: unknown authority")}, false},
-		{"limiter", idem, nil, &url.Error{Op: "Get", URL: "https://x", Err: &limiterError{err: errors.New("no")}}, false},
+		{"GET 503", idem, 503, nil, true},
+		{"GET 502", idem, 502, nil, true},
+		{"GET 504", idem, 504, nil, true},
+		{"GET 500", idem, 500, nil, false},
+		{"GET 404", idem, 404, nil, false},
+		{"GET reset", idem, 0, netErr, true},
+		{"POST 503", post, 503, nil, false},
+		{"POST 429", post, 429, nil, true},
+		{"POST reset", post, 0, netErr, false},
+		{"POST refused", post, 0, refused, true},
+		{"GET x509", idem, 0, &url.Error{Op: "Get", URL: "https://x", Err: errors.New("tls: failed to verify certificate: x509: unknown authority")}, false},
+		{"limiter", idem, 0, &url.Error{Op: "Get", URL: "https://x", Err: &limiterError{err: errors.New("no")}}, false},
 	}
 	for _, c := range cases {
-		got, err := checkRetry(c.ctx, c.resp, c.err)
+		var resp *http.Response
+		if c.code != 0 {
+			resp = &http.Response{StatusCode: c.code, Body: http.NoBody}
+		}
+		got, err := checkRetry(c.ctx, resp, c.err)
 		if got != c.want || err != nil {
 			t.Errorf("%s: retry %v, %v; want %v", c.name, got, err, c.want)
 		}
 	}
 	done, cancel := context.WithCancel(idem)
 	cancel()
-	if got, err := checkRetry(done, resp(503), nil); got || !errors.Is(err, context.Canceled) {
+	if got, err := checkRetry(done, &http.Response{StatusCode: 503, Body: http.NoBody}, nil); got || !errors.Is(err, context.Canceled) {
 		t.Errorf("done context: %v, %v", got, err)
 	}
 }

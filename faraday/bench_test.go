@@ -23,6 +23,7 @@ func benchSize(n, small int) int {
 // standard-library baseline doing the same work: hash the presented token
 // with SHA-256 and look it up in a map[string].
 func BenchmarkTokenLookup(b *testing.B) {
+	requireFileStores(b)
 	ctx := context.Background()
 	n := benchSize(10000, 10)
 	now := time.Now()
@@ -30,7 +31,7 @@ func BenchmarkTokenLookup(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer file.Close()
+	defer func() { _ = file.Close() }()
 	mem := NewMemoryTokenStore()
 	baseline := make(map[string]UserToken, n)
 	var plains []string
@@ -93,6 +94,7 @@ func BenchmarkTokenLookup(b *testing.B) {
 // baseline writing the same number of bytes with os.WriteFile (no fsync,
 // no lock, no rename) and with os.WriteFile followed by fsync.
 func BenchmarkFileLinkStoreCAS(b *testing.B) {
+	requireFileStores(b)
 	ctx := context.Background()
 	n := benchSize(1000, 5)
 	dir := b.TempDir()
@@ -100,7 +102,7 @@ func BenchmarkFileLinkStoreCAS(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	for i := range n {
 		l := pendingLink("acme", int64(i+1))
 		l.State, l.RequestID, l.DisplayID = LinkLinked, strconv.Itoa(100000+i), strconv.Itoa(i)

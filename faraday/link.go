@@ -71,14 +71,14 @@ func (l *Link) Validate() error {
 		return err
 	}
 	if err := l.ServiceDeskEntry.Validate(); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrInvalidLink, l.Key, err)
+		return fmt.Errorf("%w: %s: %w", ErrInvalidLink, l.Key, err)
 	}
 	return nil
 }
 
 // Clone returns a deep copy.
 func (l Link) Clone() Link {
-	l.ServiceDeskEntry = *l.ServiceDeskEntry.clone()
+	l.ServiceDeskEntry = *l.clone()
 	return l
 }
 

@@ -816,9 +816,10 @@ func parseExportTime(s string) (Time, bool) {
 	switch {
 	case rest == "" || rest == "Z":
 	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
-		oh, okh := strconv.Atoi(rest[1:3])
-		om, okm := strconv.Atoi(rest[4:6])
-		if okh != nil || okm != nil || oh > 23 || om > 59 {
+		base := len(s) - 6
+		oh, okh := num(base+1, base+3)
+		om, okm := num(base+4, base+6)
+		if !okh || !okm || oh > 23 || om > 59 {
 			return Time{}, false
 		}
 		offset = oh*3600 + om*60

@@ -29,6 +29,9 @@ func TestBackoffHonoursRetryAfterWithinCap(t *testing.T) {
 			t.Errorf("attempt %d: %v outside [2ms, 50ms]", attempt, d)
 		}
 	}
+	if d := backoffFor(time.Millisecond, 9*time.Millisecond, 0, withHeader("99999999999999999")); d != 9*time.Millisecond {
+		t.Errorf("huge Retry-After: %v", d)
+	}
 	if _, ok := retryAfter("-3", time.Now()); ok {
 		t.Error("negative Retry-After accepted")
 	}

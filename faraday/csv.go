@@ -1,6 +1,7 @@
 package faraday
 
 import (
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -270,11 +271,53 @@ type ExportReader struct {
 	extraCols []int        // header indexes of unknown columns
 	workspace string
 
-	seen   map[int64]int // id → line of its first record
+	seen   idLines // id → line of its first record
 	run    exportRun
 	stats  ExportStats
 	err    error     // sticky: I/O error or EOF reached
 	queued *RowError // a row error to return after the pending record
+}
+
+// idLines remembers the line of each id's first record. Exports usually
+// list ids in ascending order; while they come so, the ids sit in a sorted
+// slice (16 bytes each, binary search); the first id out of order moves
+// them to a map.
+type idLines struct {
+	sorted []idLine
+	m      map[int64]int
+}
+
+type idLine struct {
+	id   int64
+	line int
+}
+
+func (s *idLines) get(id int64) (int, bool) {
+	if s.m != nil {
+		line, ok := s.m[id]
+		return line, ok
+	}
+	i, ok := slices.BinarySearchFunc(s.sorted, id, func(e idLine, id int64) int { return cmp.Compare(e.id, id) })
+	if !ok {
+		return 0, false
+	}
+	return s.sorted[i].line, true
+}
+
+// add records a new id (get reported it absent).
+func (s *idLines) add(id int64, line int) {
+	if s.m == nil {
+		if n := len(s.sorted); n == 0 || s.sorted[n-1].id < id {
+			s.sorted = append(s.sorted, idLine{id, line})
+			return
+		}
+		s.m = make(map[int64]int, 2*len(s.sorted))
+		for _, e := range s.sorted {
+			s.m[e.id] = e.line
+		}
+		s.sorted = nil
+	}
+	s.m[id] = line
 }
 
 // exportRun is the group of adjacent rows being merged.
@@ -318,7 +361,7 @@ func WithExportWorkspace(name string) ExportOption {
 func NewExportReader(r io.Reader, opts ...ExportOption) (*ExportReader, error) {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
-	er := &ExportReader{cr: cr, seen: make(map[int64]int)}
+	er := &ExportReader{cr: cr}
 	for i, opt := range opts {
 		if opt == nil {
 			return nil, fmt.Errorf("%w: export option %d is nil", ErrInvalidOption, i)
@@ -544,11 +587,11 @@ func (r *ExportReader) flush() (*ExportRecord, error) {
 		r.stats.Malformed++
 		return nil, err
 	}
-	if first, ok := r.seen[run.id]; ok {
+	if first, ok := r.seen.get(run.id); ok {
 		rec.RepeatOf = first
 		r.stats.Repeated++
 	} else {
-		r.seen[run.id] = run.line
+		r.seen.add(run.id, run.line)
 	}
 	r.stats.Records++
 	return rec, nil

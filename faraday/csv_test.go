@@ -626,3 +626,34 @@ func FuzzAppendJSONString(f *testing.F) {
 		}
 	})
 }
+
+func TestIDLines(t *testing.T) {
+	var s idLines
+	for i, id := range []int64{2, 5, 9, 3, 1, 12} { // ascending, then not
+		if _, ok := s.get(id); ok {
+			t.Fatalf("%d present before add", id)
+		}
+		s.add(id, 10+i)
+	}
+	for i, id := range []int64{2, 5, 9, 3, 1, 12} {
+		if line, ok := s.get(id); !ok || line != 10+i {
+			t.Errorf("get(%d) = %d, %v", id, line, ok)
+		}
+	}
+	if _, ok := s.get(4); ok {
+		t.Error("4 found")
+	}
+	var asc idLines
+	for id := int64(1); id <= 100; id++ {
+		asc.add(id*3, int(id))
+	}
+	if asc.m != nil || len(asc.sorted) != 100 {
+		t.Error("ascending ids left the slice")
+	}
+	if line, ok := asc.get(150); !ok || line != 50 {
+		t.Errorf("get(150) = %d, %v", line, ok)
+	}
+	if _, ok := asc.get(151); ok {
+		t.Error("151 found")
+	}
+}

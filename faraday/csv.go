@@ -243,8 +243,9 @@ func isListCol(c int) bool {
 // the whole record into a *RowError naming the line of the row that held it
 // and the column. Only I/O errors and a bad header stop the reader.
 //
-// Memory. Only the current group of rows is held, plus one map entry per
-// distinct id (to recognise repeats): memory grows with the number of
+// Memory. Only the current group of rows is held, plus the line of each
+// distinct id's first record (to recognise repeats; 16 bytes an id while
+// ids ascend, a map entry otherwise): memory grows with the number of
 // distinct ids, not with the size of the file.
 //
 // Mapping. confirmed, id, name, desc (also Description), data, resolution,

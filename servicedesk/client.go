@@ -222,9 +222,9 @@ type callResult struct {
 	listInfo *ListInfo
 }
 
-// do sends cl, decodes a successful answer's body into out (when not nil)
-// and returns a *Error for any answer that is not a success.
-func (c *Client) do(ctx context.Context, cl call, out any) (*callResult, error) {
+// do sends cl and decodes the answer into out, a struct embedding
+// envelope; it returns a *Error for any answer that is not a success.
+func (c *Client) do(ctx context.Context, cl call, out answer) (*callResult, error) {
 	if ctx == nil {
 		return nil, errors.New("servicedesk: nil context")
 	}
@@ -250,32 +250,27 @@ func (c *Client) do(ctx context.Context, cl call, out any) (*callResult, error) 
 		if err != nil {
 			return res, err
 		}
-		env, err := c.check(st, status, hdr, payload)
-		if err != nil {
-			if ra, ok := c.auth.(Reauthenticator); ok && !reauthed && errors.Is(err, ErrUnauthorized) && st.sent != nil {
-				retry, rerr := ra.Reauthenticate(ctx, st.sent)
-				if rerr != nil {
-					return res, fmt.Errorf("%w; renewing credentials failed: %w", err, rerr)
-				}
-				if retry {
-					reauthed = true
-					c.log(slog.LevelDebug, "servicedesk: credentials renewed, sending once more", st, "status", status)
-					continue
-				}
-			}
-			var se *Error
-			if errors.As(err, &se) {
-				se.Attempts = res.attempts
-			}
-			return res, err
+		err = c.check(st, status, hdr, payload, out)
+		if err == nil {
+			res.listInfo = out.head().ListInfo
+			return res, nil
 		}
-		res.listInfo = env.ListInfo
-		if out != nil {
-			if err := json.Unmarshal(payload, out); err != nil {
-				return res, fmt.Errorf("servicedesk: %s %s: decoding answer: %w", cl.method, u.Path, err)
+		if ra, ok := c.auth.(Reauthenticator); ok && !reauthed && errors.Is(err, ErrUnauthorized) && st.sent != nil {
+			retry, rerr := ra.Reauthenticate(ctx, st.sent)
+			if rerr != nil {
+				return res, fmt.Errorf("%w; renewing credentials failed: %w", err, rerr)
+			}
+			if retry {
+				reauthed = true
+				c.log(slog.LevelDebug, "servicedesk: credentials renewed, sending once more", st, "status", status)
+				continue
 			}
 		}
-		return res, nil
+		var se *Error
+		if errors.As(err, &se) {
+			se.Attempts = res.attempts
+		}
+		return res, err
 	}
 }
 
@@ -316,32 +311,37 @@ func (c *Client) send(ctx context.Context, st *callState, rawURL string, body []
 	return payload, resp.Header, resp.StatusCode, nil
 }
 
-// check turns an answer into its envelope, or into an *Error when it is
+// check decodes an answer into out, or turns it into an *Error when it is
 // not a success: a non-2xx status, a body that is not JSON, or a
 // response_status reporting a failure (SDP can say so with HTTP 200).
-func (c *Client) check(st *callState, status int, hdr http.Header, body []byte) (*envelope, error) {
-	isJSON := looksJSON(body)
+func (c *Client) check(st *callState, status int, hdr http.Header, body []byte, out answer) error {
 	if status < 200 || status > 299 {
 		e := decodeError(status, body)
 		e.Method, e.Path = st.method, st.path
 		if d, ok := parseRetryAfter(hdr.Get("Retry-After"), time.Now()); ok {
 			e.RetryAfter = d
 		}
-		return nil, e
+		return e
 	}
-	if !isJSON {
-		return nil, &Error{Method: st.method, Path: st.path, HTTPStatus: status, ContentType: truncate(hdr.Get("Content-Type"), 80), unexpected: true}
+	if !looksJSON(body) {
+		return &Error{Method: st.method, Path: st.path, HTTPStatus: status, ContentType: truncate(hdr.Get("Content-Type"), 80), unexpected: true}
 	}
-	env, err := decodeEnvelope(body)
-	if err != nil {
-		return nil, fmt.Errorf("servicedesk: %s %s: decoding response_status: %w", st.method, st.path, err)
+	if err := json.Unmarshal(body, out); err != nil {
+		// A failure may come in a shape the entity does not fit: report
+		// the failure when the envelope alone says so.
+		if env, envErr := decodeEnvelope(body); envErr == nil && env.ResponseStatus.failed() {
+			e := decodeError(status, body)
+			e.Method, e.Path = st.method, st.path
+			return e
+		}
+		return fmt.Errorf("servicedesk: %s %s: decoding answer: %w", st.method, st.path, err)
 	}
-	if env.ResponseStatus.failed() {
+	if out.head().ResponseStatus.failed() {
 		e := decodeError(status, body)
 		e.Method, e.Path = st.method, st.path
-		return nil, e
+		return e
 	}
-	return env, nil
+	return nil
 }
 
 func looksJSON(b []byte) bool {

@@ -52,6 +52,7 @@ type requestBody struct {
 }
 
 type requestAnswer struct {
+	envelope
 	Request *Request `json:"request"`
 }
 
@@ -112,6 +113,7 @@ func (s *RequestsService) List(ctx context.Context, opts *ListOptions) (*Request
 		return nil, err
 	}
 	var out struct {
+		envelope
 		Requests []*Request `json:"requests"`
 	}
 	res, err := s.client.do(ctx, call{method: http.MethodGet, path: "requests", query: q}, &out)
@@ -180,7 +182,7 @@ func (s *RequestsService) Close(ctx context.Context, id ID, info *ClosureInfo) e
 	in := requestBody{struct {
 		ClosureInfo *ClosureInfo `json:"closure_info"`
 	}{info}}
-	_, err := s.client.do(ctx, call{method: http.MethodPut, path: "requests/" + string(id) + "/close", input: in}, nil)
+	_, err := s.client.do(ctx, call{method: http.MethodPut, path: "requests/" + string(id) + "/close", input: in}, &envelope{})
 	var se *Error
 	if errors.As(err, &se) && se.Attempts > 1 && errors.Is(err, ErrAlreadyClosed) {
 		return nil
@@ -198,6 +200,7 @@ func (c *Client) noteKey() string {
 }
 
 type noteAnswer struct {
+	envelope
 	Note        *Note   `json:"note"`
 	RequestNote *Note   `json:"request_note"`
 	Notes       []*Note `json:"notes"`

@@ -334,6 +334,12 @@ type envelope struct {
 	ListInfo       *ListInfo  `json:"list_info"`
 }
 
+// answer is what do decodes a body into: a struct embedding envelope
+// beside the entity, so that a body is parsed once.
+type answer interface{ head() *envelope }
+
+func (e *envelope) head() *envelope { return e }
+
 // decodeEnvelope decodes the envelope of an SDP answer body.
 func decodeEnvelope(body []byte) (*envelope, error) {
 	var e envelope

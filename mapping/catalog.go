@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-
 )
 
 // Catalog is what a ServiceDesk instance offers, as plain names and ids.
@@ -442,8 +441,9 @@ const (
 //     important, p2 / medium, normal, moderate, p3 / low, minor, p4 /
 //     lowest, trivial, informational, info, none, p5): "Critical" suggests
 //     "Urgent" on an instance whose top priority is Urgent;
-//  3. the name at the smallest Levenshtein distance, counted in runes
-//     without case, when that distance is at most a third of the longer
+//  3. the name at the smallest edit distance (insertions, deletions,
+//     substitutions and swaps of neighbours, counted in runes, without
+//     case), when that distance is at most a third of the longer
 //     name's length (at least 1, at most 4): close enough to be a typo.
 //
 // ok is false when no name qualifies. Closest applies rules 1 and 3;
@@ -483,9 +483,15 @@ func closest(name string, list []string, kind closeness) (string, bool) {
 	}
 	best, bestD := "", -1
 	n := []rune(strings.ToLower(name))
+	if len(n) > maxCompareRunes {
+		return "", false
+	}
 	for _, s := range list {
 		c := []rune(strings.ToLower(s))
-		d := levenshtein(n, c)
+		if len(c) > maxCompareRunes {
+			continue
+		}
+		d := editDistance(n, c)
 		limit := max(len(n), len(c)) / 3
 		limit = min(max(limit, 1), 4)
 		if d <= limit && (bestD < 0 || d < bestD) {
@@ -494,7 +500,6 @@ func closest(name string, list []string, kind closeness) (string, bool) {
 	}
 	return best, bestD >= 0
 }
-
 
 var priorityRank = func() map[string]int {
 	m := map[string]int{}
@@ -512,25 +517,33 @@ var priorityRank = func() map[string]int {
 	return m
 }()
 
-func levenshtein(a, b []rune) int {
-	if len(a) > len(b) {
-		a, b = b, a
+// maxCompareRunes bounds the names Closest compares by edit distance.
+const maxCompareRunes = 256
+
+// editDistance is the optimal-string-alignment distance: insertions,
+// deletions, substitutions and swaps of two neighbouring runes each count
+// one.
+func editDistance(a, b []rune) int {
+	rows := make([][]int, len(a)+1)
+	for i := range rows {
+		rows[i] = make([]int, len(b)+1)
+		rows[i][0] = i
 	}
-	prev := make([]int, len(a)+1)
-	cur := make([]int, len(a)+1)
-	for i := range prev {
-		prev[i] = i
+	for j := range rows[0] {
+		rows[0][j] = j
 	}
-	for j := 1; j <= len(b); j++ {
-		cur[0] = j
-		for i := 1; i <= len(a); i++ {
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[i] = min(prev[i]+1, cur[i-1]+1, prev[i-1]+cost)
+			d := min(rows[i-1][j]+1, rows[i][j-1]+1, rows[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d = min(d, rows[i-2][j-2]+1)
+			}
+			rows[i][j] = d
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(a)]
+	return rows[len(a)][len(b)]
 }

@@ -218,18 +218,24 @@ func (m *Mapper) section(h *htmlBuilder, s string, v *faraday.Vuln) {
 			h.markup("<br>")
 		}
 	case SectionWeb:
-		if !v.IsWeb() && v.Website == "" && v.Path == "" {
-			return
+		var sc string
+		if v.StatusCode != nil && *v.StatusCode != 0 {
+			sc = strconv.Itoa(*v.StatusCode)
 		}
-		h.markup("<br><b>Web</b><br>")
-		line(h, "Website", v.Website)
-		line(h, "Path", v.Path)
-		line(h, "Method", v.Method)
-		line(h, "Parameters", v.Params)
-		line(h, "Parameter name", v.ParamName)
-		line(h, "Query", v.Query)
-		if v.StatusCode != nil {
-			line(h, "Status code", strconv.Itoa(*v.StatusCode))
+		web := [...][2]string{
+			{"Website", v.Website}, {"Path", v.Path}, {"Method", v.Method}, {"Parameters", v.Params},
+			{"Parameter name", v.ParamName}, {"Query", v.Query}, {"Status code", sc},
+		}
+		header := false
+		for _, kv := range web {
+			if strings.TrimSpace(kv[1]) == "" {
+				continue
+			}
+			if !header {
+				h.markup("<br><b>Web</b><br>")
+				header = true
+			}
+			line(h, kv[0], kv[1])
 		}
 	}
 }

@@ -168,6 +168,7 @@ func htmlToText(s string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(s))
+	unclosed := false
 	for len(s) > 0 {
 		i := strings.IndexByte(s, '<')
 		if i < 0 {
@@ -177,9 +178,17 @@ func htmlToText(s string) string {
 		b.WriteString(s[:i])
 		s = s[i:]
 		if strings.HasPrefix(s, "<!--") {
-			end := strings.Index(s[4:], "-->")
+			end := -1
+			if !unclosed {
+				end = strings.Index(s[4:], "-->")
+				unclosed = end < 0 // then no later comment closes either
+			}
 			if end < 0 {
-				break
+				// Unclosed: not a comment SDP would keep; read it as text
+				// so it cannot hide the footer.
+				b.WriteString("<!--")
+				s = s[4:]
+				continue
 			}
 			s = s[4+end+3:]
 			continue

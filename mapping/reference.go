@@ -96,7 +96,7 @@ func parseRefAt(text string, i int) (Reference, bool) {
 	if i > 0 {
 		// The token must not be glued to a preceding word.
 		r, _ := utf8.DecodeLastRuneInString(text[:i])
-		if isASCIIAlnum(byteOf(r)) || r == '_' || r == ':' {
+		if isAlnumRune(r) || r == '_' || r == ':' {
 			return Reference{}, false
 		}
 	}
@@ -117,7 +117,7 @@ func parseRefAt(text string, i int) (Reference, bool) {
 	if len(s) > 8 {
 		// The token must end here.
 		r, _ := utf8.DecodeRuneInString(s[8:])
-		if isASCIIAlnum(byteOf(r)) || r == '_' || r == ':' {
+		if isAlnumRune(r) || r == '_' || r == ':' {
 			return Reference{}, false
 		}
 	}
@@ -148,13 +148,6 @@ func parseRefAt(text string, i int) (Reference, bool) {
 		return Reference{}, false
 	}
 	return ref, true
-}
-
-func byteOf(r rune) byte {
-	if r < utf8.RuneSelf {
-		return byte(r)
-	}
-	return 0
 }
 
 // htmlToText turns HTML into text for finding references: tags become a

@@ -44,7 +44,7 @@ func runChild(job, path, arg string) error {
 		if err != nil {
 			return err
 		}
-		defer s.Close()
+		defer func() { _ = s.Close() }()
 		for range n {
 			if _, err := UpdateLink(ctx, s, VulnKey{"ws", 1}, 100000, incrementCounter); err != nil {
 				return err
@@ -56,7 +56,7 @@ func runChild(job, path, arg string) error {
 		if err != nil {
 			return err
 		}
-		defer s.Close()
+		defer func() { _ = s.Close() }()
 		tok, plain, err := IssueToken(ctx, s, UserToken{UserID: 1, Alias: arg, Scope: ScopeServiceDesk})
 		if err != nil {
 			return err
@@ -72,14 +72,14 @@ func runChild(job, path, arg string) error {
 		if err != nil {
 			return err
 		}
-		defer s.Close()
+		defer func() { _ = s.Close() }()
 		return s.Revoke(ctx, id)
 	case "token-validate":
 		s, err := OpenFileTokenStore(path)
 		if err != nil {
 			return err
 		}
-		defer s.Close()
+		defer func() { _ = s.Close() }()
 		_, err = ValidateToken(ctx, s, arg, time.Now(), ScopeServiceDesk)
 		return err
 	}
@@ -111,6 +111,7 @@ func runChildOutput(t *testing.T, job, path, arg string) string {
 // increment one counter through compare-and-set on one file; no increment
 // may be lost.
 func TestFileLinkStoreTwoProcesses(t *testing.T) {
+	requireFileStores(t)
 	n := 60
 	if os.Getenv("MESD_BENCH_SMALL") == "1" || testing.Short() {
 		n = 15
@@ -132,7 +133,7 @@ func TestFileLinkStoreTwoProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	for range n {
 		if _, err := UpdateLink(ctx, s, VulnKey{"ws", 1}, 100000, incrementCounter); err != nil {
 			t.Error(err)
@@ -149,7 +150,7 @@ func TestFileLinkStoreTwoProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fresh.Close()
+	defer func() { _ = fresh.Close() }()
 	checkCounter(t, fresh, VulnKey{"ws", 1}, 3*n)
 	// No temp file is left behind.
 	left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".links.json.tmp-*"))
@@ -162,13 +163,14 @@ func TestFileLinkStoreTwoProcesses(t *testing.T) {
 // works here at once; a revoke in another process refuses it here at the
 // next lookup; a token created here works in a process started later.
 func TestFileTokenStoreAcrossProcesses(t *testing.T) {
+	requireFileStores(t)
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "tokens.json")
 	server, err := OpenFileTokenStore(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer server.Close()
+	defer func() { _ = server.Close() }()
 	// Warm the server's cache so the test proves it notices changes.
 	if _, err := ValidateToken(ctx, server, "nothing yet", time.Now(), ScopeServiceDesk); !errors.Is(err, ErrTokenUnknown) {
 		t.Fatalf("empty store: %v", err)

@@ -5,4 +5,39 @@
 //
 // The package never imports the ServiceDesk client; package mapping is the
 // only place where both sides meet.
+//
+// # Values
+//
+// Severity and Status parse every spelling Faraday reads (the API's short
+// forms "med" and "info", the legacy status "opened") and marshal as the
+// API writes them. Vuln is the v3 JSON of both vulnerability classes; Time
+// is an API date ("…+00:00"). IssueTracker is the vuln's issuetracker
+// column: this package owns its ServiceDesk entry and keeps other trackers'
+// entries verbatim.
+//
+// # Tokens
+//
+// A user token is 256 random bits shown once (NewTokenSecret, IssueToken);
+// a TokenStore keeps its SHA-256 and finds it through an index on the hash,
+// confirmed with a constant-time comparison. ValidateToken says whether a
+// presented token is valid for a scope at an instant, and which rule failed
+// (ErrTokenUnknown, ErrTokenRevoked, ErrTokenExpired, ErrTokenScope).
+// UserToken holds no secret, so it is safe to print and to marshal.
+//
+// # Links
+//
+// A Link is the ServiceDesk entry of a vuln (pending intent or linked
+// ticket, what was pushed, what came back) under a revision number. Every
+// write goes through LinkStore.CompareAndSet (or UpdateLink, which retries
+// it), so the webhook and the outgoing engine, in one process or several,
+// apply each change once.
+//
+// # File-backed stores
+//
+// FileTokenStore and FileLinkStore keep a JSON file that several processes
+// may share: writes take an advisory flock(2) on a ".lock" file beside it
+// and replace the file atomically (temp file, fsync, rename, fsync of the
+// directory); reads take no lock and notice another process's write at
+// their next call. They need flock(2) (Linux, the BSDs, macOS); elsewhere
+// their constructors return ErrFileStoreUnsupported.
 package faraday

@@ -63,7 +63,7 @@ func (f *fileState[S]) refreshLocked() (S, error) {
 	if f.closed {
 		return zero, errStoreClosed
 	}
-	st, err := os.Stat(f.path)
+	st, err := os.Stat(f.path) //nolint:gosec // the host names its store file
 	if errors.Is(err, os.ErrNotExist) {
 		f.setLocked(f.empty(), nil, nil)
 		return f.cur, nil
@@ -74,7 +74,7 @@ func (f *fileState[S]) refreshLocked() (S, error) {
 	if f.have && f.info != nil && os.SameFile(st, f.info) && st.Size() == f.info.Size() && st.ModTime().Equal(f.info.ModTime()) {
 		return f.cur, nil
 	}
-	file, err := os.Open(f.path)
+	file, err := os.Open(f.path)        //nolint:gosec // the host names its store file
 	if errors.Is(err, os.ErrNotExist) { // removed since the stat
 		f.setLocked(f.empty(), nil, nil)
 		return f.cur, nil
@@ -128,16 +128,20 @@ func (f *fileState[S]) view(fn func(S) error) error {
 // when it succeeds and must leave it unchanged when it fails; if the write
 // fails the cache is dropped and re-read next time.
 func (f *fileState[S]) update(fn func(S) (S, error)) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return errStoreClosed
-	}
+	// The cross-process lock is taken first, so that readers in this
+	// process are not held up while a writer waits for another process.
+	// flock(2) locks belong to the open file, so writers in this process
+	// exclude each other too.
 	unlock, err := lockFile(f.path + ".lock")
 	if err != nil {
 		return fmt.Errorf("faraday: locking store %s: %w", f.path, err)
 	}
 	defer unlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return errStoreClosed
+	}
 	s, err := f.refreshLocked()
 	if err != nil {
 		return err
@@ -179,17 +183,16 @@ func (f *fileState[S]) writeLocked(next S) error {
 	if err := os.Rename(tmp.Name(), f.path); err != nil {
 		return fail(err)
 	}
-	if d, err := os.Open(dir); err == nil {
+	if d, err := os.Open(dir); err == nil { //nolint:gosec // the store file's own directory
 		_ = d.Sync()
 		_ = d.Close()
 	}
-	info, err := tmp.Stat()
-	if err != nil {
+	if info, statErr := tmp.Stat(); statErr == nil {
+		f.setLocked(next, tmp, info)
+	} else { // written; the next read re-reads it
 		_ = tmp.Close()
 		f.have = false
-		return nil // written; the next read re-reads it
 	}
-	f.setLocked(next, tmp, info)
 	return nil
 }
 

@@ -3,6 +3,7 @@
 package faraday
 
 import (
+	"errors"
 	"os"
 	"syscall"
 )
@@ -13,13 +14,13 @@ const flockSupported = true
 // returns the function that releases it. The lock is advisory: it orders the
 // writers of this package, in this process and in others.
 func lockFile(path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600) //nolint:gosec // the host names its store file
 	if err != nil {
 		return nil, err
 	}
 	for {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if err != syscall.EINTR {
+		if !errors.Is(err, syscall.EINTR) {
 			break
 		}
 	}

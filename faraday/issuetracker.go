@@ -191,7 +191,7 @@ func decodeServiceDeskEntry(data []byte) (*ServiceDeskEntry, error) {
 		e.State = LinkLinked
 	}
 	if err := e.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %s entry: %v", ErrInvalidIssueTracker, ServiceDeskKey, err)
+		return nil, fmt.Errorf("%w: %s entry: %w", ErrInvalidIssueTracker, ServiceDeskKey, err)
 	}
 	return &e, nil
 }

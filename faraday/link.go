@@ -1,6 +1,7 @@
 package faraday
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -70,14 +71,14 @@ func (l *Link) Validate() error {
 		return err
 	}
 	if err := l.ServiceDeskEntry.Validate(); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrInvalidLink, l.Key, err)
+		return fmt.Errorf("%w: %s: %w", ErrInvalidLink, l.Key, err)
 	}
 	return nil
 }
 
 // Clone returns a deep copy.
 func (l Link) Clone() Link {
-	l.ServiceDeskEntry = *l.ServiceDeskEntry.clone()
+	l.ServiceDeskEntry = *l.clone()
 	return l
 }
 
@@ -138,14 +139,23 @@ func UpdateLink(ctx context.Context, s LinkStore, key VulnKey, attempts int, fn 
 	return Link{}, fmt.Errorf("faraday: link %s: gave up after %d attempts: %w", key, attempts, err)
 }
 
-// linkIndex is the state both link stores share.
+// linkIndex is the state both link stores share. For the file store it
+// also keeps each link's JSON, encoded once when the link is stored, so a
+// write re-encodes one link rather than all of them.
 type linkIndex struct {
 	byKey    map[VulnKey]*Link
 	byTicket map[string]VulnKey
+	enc      map[VulnKey][]byte // nil for the memory store
 }
 
 func newLinkIndex() *linkIndex {
 	return &linkIndex{byKey: map[VulnKey]*Link{}, byTicket: map[string]VulnKey{}}
+}
+
+func newEncodedLinkIndex() *linkIndex {
+	ix := newLinkIndex()
+	ix.enc = map[VulnKey][]byte{}
+	return ix
 }
 
 func (ix *linkIndex) get(key VulnKey) (Link, error) {
@@ -182,12 +192,23 @@ func (ix *linkIndex) cas(link Link, expected uint64) (Link, error) {
 		}
 	}
 	link.Revision = expected + 1
-	return ix.put(link, old), nil
+	var enc []byte
+	if ix.enc != nil {
+		var err error
+		if enc, err = json.Marshal(&link); err != nil {
+			return Link{}, fmt.Errorf("faraday: encoding link %s: %w", link.Key, err)
+		}
+	}
+	return ix.put(link, old, enc), nil
 }
 
-// put stores link (already validated and checked) in place of old.
-func (ix *linkIndex) put(link Link, old *Link) Link {
+// put stores link (already validated and checked) in place of old, with
+// its JSON when the index keeps it.
+func (ix *linkIndex) put(link Link, old *Link, enc []byte) Link {
 	stored := link.Clone()
+	if ix.enc != nil {
+		ix.enc[stored.Key] = enc
+	}
 	if old != nil && old.RequestID != "" && old.RequestID != stored.RequestID {
 		delete(ix.byTicket, old.RequestID)
 	}
@@ -210,6 +231,7 @@ func (ix *linkIndex) delete(key VulnKey, expected uint64) error {
 		delete(ix.byTicket, old.RequestID)
 	}
 	delete(ix.byKey, key)
+	delete(ix.enc, key)
 	return nil
 }
 
@@ -276,16 +298,11 @@ type FileLinkStore struct {
 
 const linkFileFormat = "mesd-faraday-links/1"
 
-type linkFile struct {
-	Format string `json:"format"`
-	Links  []Link `json:"links"`
-}
-
 // OpenFileLinkStore opens (or prepares to create) the link file at path.
 // A missing file is an empty store; a file that is not a link store, or
 // holds an invalid link, is an error naming the path and the link.
 func OpenFileLinkStore(path string) (*FileLinkStore, error) {
-	fs, err := newFileState(path, decodeLinkFile, encodeLinkFile, newLinkIndex)
+	fs, err := newFileState(path, decodeLinkFile, encodeLinkFile, newEncodedLinkIndex)
 	if err != nil {
 		return nil, err
 	}
@@ -293,15 +310,22 @@ func OpenFileLinkStore(path string) (*FileLinkStore, error) {
 }
 
 func decodeLinkFile(data []byte) (*linkIndex, error) {
-	var lf linkFile
+	var lf struct {
+		Format string            `json:"format"`
+		Links  []json.RawMessage `json:"links"`
+	}
 	if err := json.Unmarshal(data, &lf); err != nil {
 		return nil, fmt.Errorf("not a link store: %s", jsonErrText(err))
 	}
 	if lf.Format != linkFileFormat {
 		return nil, fmt.Errorf("format %s, want %q", quoteValue(lf.Format), linkFileFormat)
 	}
-	ix := newLinkIndex()
-	for i, l := range lf.Links {
+	ix := newEncodedLinkIndex()
+	for i, raw := range lf.Links {
+		var l Link
+		if err := json.Unmarshal(raw, &l); err != nil {
+			return nil, fmt.Errorf("links[%d]: %s", i, jsonErrText(err))
+		}
 		if l.Revision == 0 {
 			return nil, fmt.Errorf("links[%d] (%s): revision 0", i, l.Key)
 		}
@@ -314,18 +338,38 @@ func decodeLinkFile(data []byte) (*linkIndex, error) {
 		if k, ok := ix.byTicket[l.RequestID]; ok && l.RequestID != "" {
 			return nil, fmt.Errorf("links[%d]: %w: ticket %s also belongs to vuln %s", i, ErrTicketLinked, quoteValue(l.RequestID), k)
 		}
-		ix.put(l, nil)
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, raw); err != nil {
+			return nil, fmt.Errorf("links[%d]: %s", i, jsonErrText(err))
+		}
+		ix.put(l, nil, compact.Bytes())
 	}
 	return ix, nil
 }
 
+// encodeLinkFile writes {"format":...,"links":[...]} with the links in key
+// order, from the JSON kept for each link.
 func encodeLinkFile(ix *linkIndex) ([]byte, error) {
-	lf := linkFile{Format: linkFileFormat, Links: make([]Link, 0, len(ix.byKey))}
-	for _, l := range ix.byKey {
-		lf.Links = append(lf.Links, *l)
+	keys := make([]VulnKey, 0, len(ix.byKey))
+	size := 64
+	for k := range ix.byKey {
+		keys = append(keys, k)
+		size += len(ix.enc[k]) + 1
 	}
-	slices.SortFunc(lf.Links, func(a, b Link) int { return compareKeys(a.Key, b.Key) })
-	return json.Marshal(lf)
+	slices.SortFunc(keys, compareKeys)
+	buf := make([]byte, 0, size)
+	buf = append(buf, `{"format":"`+linkFileFormat+`","links":[`...)
+	for i, k := range keys {
+		enc, ok := ix.enc[k]
+		if !ok {
+			return nil, fmt.Errorf("faraday: link %s has no encoding", k)
+		}
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, enc...)
+	}
+	return append(buf, "]}\n"...), nil
 }
 
 // Get implements LinkStore.

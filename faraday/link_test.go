@@ -2,9 +2,11 @@ package faraday
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,17 +20,20 @@ type linkStoreMaker struct {
 }
 
 func linkStoreMakers() []linkStoreMaker {
-	return []linkStoreMaker{
+	makers := []linkStoreMaker{
 		{"memory", func(*testing.T) LinkStore { return NewMemoryLinkStore() }},
-		{"file", func(t *testing.T) LinkStore {
-			s, err := OpenFileLinkStore(filepath.Join(t.TempDir(), "links.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
-			return s
-		}},
 	}
+	if !flockSupported {
+		return makers
+	}
+	return append(makers, linkStoreMaker{"file", func(t *testing.T) LinkStore {
+		s, err := OpenFileLinkStore(filepath.Join(t.TempDir(), "links.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}})
 }
 
 func pendingLink(ws string, id int64) Link {
@@ -214,18 +219,19 @@ func (conflictingStore) CompareAndSet(context.Context, Link, uint64) (Link, erro
 }
 
 func TestFileLinkStorePersistsAndSeesOtherWriters(t *testing.T) {
+	requireFileStores(t)
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "links.json")
 	a, err := OpenFileLinkStore(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close()
+	defer func() { _ = a.Close() }()
 	b, err := OpenFileLinkStore(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	defer func() { _ = b.Close() }()
 	l := pendingLink("acme", 7)
 	l.LastPushedStatus, l.LastPushedAt, l.EchoConsumed = "Open", NewTime(t0), true
 	if _, err := a.CompareAndSet(ctx, l, 0); err != nil {
@@ -251,7 +257,7 @@ func TestFileLinkStorePersistsAndSeesOtherWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	if g, err := c.Get(ctx, l.Key); err != nil || g.RequestID != "55" {
 		t.Errorf("reopened: %+v, %v", g, err)
 	}
@@ -264,6 +270,7 @@ func TestFileLinkStorePersistsAndSeesOtherWriters(t *testing.T) {
 }
 
 func TestFileStoresRejectBadFiles(t *testing.T) {
+	requireFileStores(t)
 	dir := t.TempDir()
 	cases := map[string]string{
 		"garbage":       "not json",
@@ -295,6 +302,7 @@ func TestFileStoresRejectBadFiles(t *testing.T) {
 }
 
 func TestFileTokenStoreModeAndReopen(t *testing.T) {
+	requireFileStores(t)
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "tokens.json")
 	s, err := OpenFileTokenStore(path)
@@ -318,7 +326,7 @@ func TestFileTokenStoreModeAndReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s2.Close()
+	defer func() { _ = s2.Close() }()
 	got, err := ValidateToken(ctx, s2, plain, time.Now(), ScopeServiceDesk)
 	if err != nil || got.ID != tok.ID {
 		t.Errorf("token after reopen: %v, %v", got, err)
@@ -327,5 +335,67 @@ func TestFileTokenStoreModeAndReopen(t *testing.T) {
 	tok2, _, err := IssueToken(ctx, s2, UserToken{UserID: 1, Alias: "second", Scope: ScopeJira})
 	if err != nil || tok2.ID != tok.ID+1 {
 		t.Errorf("second id = %d, %v", tok2.ID, err)
+	}
+}
+
+func FuzzDecodeLinkFile(f *testing.F) {
+	f.Add([]byte(`{"format":"mesd-faraday-links/1","links":[{"key":{"workspace":"w","vuln_id":1},"revision":3,"state":"linked","request_id":"9","last_incoming":{"status":"Closed","change_id":"c"}}]}`))
+	f.Add([]byte(`{"format":"mesd-faraday-links/1","links":[]}`))
+	f.Add([]byte(`{"format":"mesd-faraday-links/1","links":[{"key":{"workspace":"w","vuln_id":2},"revision":1,"state":"pending","tag":"[FRD w/2]"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ix, err := decodeLinkFile(data)
+		if err != nil {
+			return
+		}
+		enc, err := encodeLinkFile(ix)
+		if err != nil {
+			t.Fatalf("encode after decode: %v", err)
+		}
+		ix2, err := decodeLinkFile(enc)
+		if err != nil {
+			t.Fatalf("decode of our own output: %v\n%s", err, enc)
+		}
+		enc2, err := encodeLinkFile(ix2)
+		if err != nil || string(enc2) != string(enc) {
+			t.Fatalf("output not stable:\n%s\n%s", enc, enc2)
+		}
+		for k, l := range ix.byKey {
+			l2 := ix2.byKey[k]
+			if l2 == nil || l2.Revision != l.Revision || l2.RequestID != l.RequestID || l2.State != l.State {
+				t.Fatalf("link %s changed: %+v → %+v", k, l, l2)
+			}
+		}
+	})
+}
+
+func TestLinkJSON(t *testing.T) {
+	l := Link{Key: VulnKey{"acme", 12}, Revision: 4, ServiceDeskEntry: ServiceDeskEntry{
+		State: LinkLinked, Tag: "[FRD acme/12]", RequestID: "100", DisplayID: "7", URL: "https://sdp/7", Template: "Default",
+		CreatedAt: NewTime(t0), LastPushedStatus: "Open", LastPushedAt: NewTime(t0.Add(time.Second)), EchoConsumed: true,
+		LastIncoming: &IncomingChange{Status: "Closed", ChangeID: "1714000000000", At: NewTime(t0.Add(time.Minute))},
+	}}
+	b, err := json.Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"key":{"workspace":"acme","vuln_id":12},"revision":4,"state":"linked","tag":"[FRD acme/12]","request_id":"100",` +
+		`"display_id":"7","url":"https://sdp/7","template":"Default","created_at":"2026-05-01T12:00:00+00:00","last_pushed_status":"Open",` +
+		`"last_pushed_at":"2026-05-01T12:00:01+00:00","echo_consumed":true,"last_incoming":{"status":"Closed","change_id":"1714000000000","at":"2026-05-01T12:01:00+00:00"}}`
+	if string(b) != want {
+		t.Errorf("JSON = %s\nwant %s", b, want)
+	}
+	var back Link
+	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, l) {
+		t.Errorf("round trip = %+v, %v", back, err)
+	}
+	// The entry is what the issue-tracker column holds.
+	it := IssueTracker{ServiceDesk: &l.ServiceDeskEntry}
+	text, err := it.ColumnText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := ParseIssueTracker(text)
+	if err != nil || !reflect.DeepEqual(*parsed.ServiceDesk, l.ServiceDeskEntry) {
+		t.Errorf("entry through the column = %+v, %v", parsed.ServiceDesk, err)
 	}
 }

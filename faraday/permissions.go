@@ -293,8 +293,7 @@ func init() {
 // is more precise than the ServiceDesk page's summary).
 func DefaultRoles() []*Role { return slices.Clone(defaultRoles[:]) }
 
-// AdminRole, AssetOwnerRole, PentesterRole and ClientRole return the default
-// roles.
+// AdminRole returns the default admin role.
 func AdminRole() *Role { return defaultRoles[0] }
 
 // AssetOwnerRole returns the default asset_owner role.

@@ -53,12 +53,12 @@ func TestSeverityOrder(t *testing.T) {
 		if s.String() != want[i] {
 			t.Errorf("Severities()[%d] = %s; want %s", i, s, want[i])
 		}
-		if i > 0 && !(all[i-1] > s) {
+		if i > 0 && all[i-1] <= s {
 			t.Errorf("%s should be greater than %s", all[i-1], s)
 		}
 	}
-	if !(SeverityCritical > SeverityHigh && SeverityHigh > SeverityMedium && SeverityMedium > SeverityLow &&
-		SeverityLow > SeverityInformational && SeverityInformational > SeverityUnclassified) {
+	if SeverityCritical <= SeverityHigh || SeverityHigh <= SeverityMedium || SeverityMedium <= SeverityLow ||
+		SeverityLow <= SeverityInformational || SeverityInformational <= SeverityUnclassified {
 		t.Error("severity constants are not ordered")
 	}
 }

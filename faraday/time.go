@@ -50,6 +50,8 @@ func (t Time) String() string {
 // space between date and time, optional fraction, and an optional offset
 // ("+00:00" or "Z"); without an offset the time is UTC, as Faraday keeps
 // naive UTC in its database ("2024-04-22 14:47:07" in the CSV export).
+// The instant 0001-01-01T00:00:00Z reads as the zero Time, which means "no
+// time".
 func ParseTime(text string) (Time, error) {
 	layouts := [...]string{
 		"2006-01-02T15:04:05.999999999Z07:00",

@@ -197,7 +197,7 @@ type FileTokenStore struct {
 	fs  *fileState[*tokenIndex]
 }
 
-const tokenFileFormat = "mesd-faraday-tokens/1"
+const tokenFileFormat = "mesd-faraday-tokens/1" //nolint:gosec // a format name, not a credential
 
 type tokenFile struct {
 	Format string            `json:"format"`

@@ -218,12 +218,21 @@ type Vuln struct {
 // IsWeb reports whether v is a VulnerabilityWeb.
 func (v *Vuln) IsWeb() bool { return v.Type == TypeVulnerabilityWeb }
 
-// UnmarshalJSON decodes the API's JSON. Errors name the field that failed.
+// UnmarshalJSON decodes the API's JSON. When "issuetracker" is empty and
+// the structured "issuetracker_json" form is present, IssueTracker is read
+// from the latter.
 func (v *Vuln) UnmarshalJSON(data []byte) error {
 	type plain Vuln
-	var p plain
-	if err := json.Unmarshal(data, &p); err != nil {
-		return fmt.Errorf("faraday: decoding vuln: %w", err)
+	var aux struct {
+		plain
+		IssueTrackerJSON *IssueTracker `json:"issuetracker_json"`
+	}
+	if err := json.Unmarshal(data, &aux); err != nil {
+		return vulnFieldError(data, err)
+	}
+	p := aux.plain
+	if p.IssueTracker.IsEmpty() && aux.IssueTrackerJSON != nil {
+		p.IssueTracker = *aux.IssueTrackerJSON
 	}
 	if p.ID == 0 {
 		p.ID = p.ObjectID
@@ -233,6 +242,42 @@ func (v *Vuln) UnmarshalJSON(data []byte) error {
 	}
 	*v = Vuln(p)
 	return nil
+}
+
+// vulnFieldError names the field behind a decoding error. encoding/json
+// names fields for type errors but not for errors of the fields' own
+// decoders (severity, status, dates, issue tracker), so those fields are
+// tried one by one.
+func vulnFieldError(data []byte, err error) error {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(data, &fields) != nil {
+		return fmt.Errorf("faraday: decoding vuln: %w", err)
+	}
+	var id int64
+	_ = json.Unmarshal(fields["id"], &id)
+	where := "vuln"
+	if id != 0 {
+		where = fmt.Sprintf("vuln %d", id)
+	}
+	checks := []struct {
+		name string
+		into any
+	}{
+		{"severity", new(Severity)}, {"status", new(Status)},
+		{"date", new(Time)}, {"update_date", new(Time)}, {"last_detected", new(Time)},
+		{"issuetracker", new(IssueTracker)}, {"issuetracker_json", new(IssueTracker)},
+		{"metadata", new(Metadata)}, {"cvss2", new(CVSS)}, {"cvss3", new(CVSS)}, {"cvss4", new(CVSS)},
+	}
+	for _, c := range checks {
+		raw, ok := fields[c.name]
+		if !ok {
+			continue
+		}
+		if ferr := json.Unmarshal(raw, c.into); ferr != nil {
+			return fmt.Errorf("faraday: decoding %s: field %s: %w", where, c.name, ferr)
+		}
+	}
+	return fmt.Errorf("faraday: decoding %s: %w", where, err)
 }
 
 // Clone returns a deep copy of v.
@@ -325,6 +370,25 @@ type VulnRow struct {
 type VulnList struct {
 	Vulnerabilities []VulnRow `json:"vulnerabilities"`
 	Count           int       `json:"count"`
+}
+
+// UnmarshalJSON decodes the envelope; an error names the row that failed.
+func (l *VulnList) UnmarshalJSON(data []byte) error {
+	var raw struct {
+		Vulnerabilities []json.RawMessage `json:"vulnerabilities"`
+		Count           int               `json:"count"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return fmt.Errorf("faraday: decoding vuln list: %w", err)
+	}
+	rows := make([]VulnRow, len(raw.Vulnerabilities))
+	for i, r := range raw.Vulnerabilities {
+		if err := json.Unmarshal(r, &rows[i]); err != nil {
+			return fmt.Errorf("faraday: vuln list: vulnerabilities[%d]: %w", i, err)
+		}
+	}
+	l.Vulnerabilities, l.Count = rows, raw.Count
+	return nil
 }
 
 // Vulns returns the vulns of the envelope in order.

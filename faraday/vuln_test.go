@@ -230,6 +230,24 @@ func TestVulnBadValues(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"id": "twelve"}`), &v); err == nil || !strings.Contains(err.Error(), "id") {
 		t.Errorf("string id error = %v; want it to name the field", err)
 	}
+	named := map[string]string{
+		`{"id": 4, "severity": "urgent"}`:                                          "vuln 4: field severity",
+		`{"id": 4, "severity": "low", "status": "x"}`:                              "vuln 4: field status",
+		`{"severity": "low", "last_detected": "soon"}`:                             "vuln: field last_detected",
+		`{"id": 9, "metadata": {"create_time": "x"}}`:                              "vuln 9: field metadata",
+		`{"id": 9, "issuetracker": "{\"service_desk\": {\"state\": \"linked\"}}"}`: "vuln 9: field issuetracker",
+	}
+	for in, want := range named {
+		err := json.Unmarshal([]byte(in), &v)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Unmarshal(%s) = %v; want it to say %q", in, err, want)
+		}
+	}
+	var l VulnList
+	err := json.Unmarshal([]byte(`{"vulnerabilities": [{"id": 1, "key": 1, "value": {"id": 1, "severity": "low", "status": "open"}}, {"id": 2, "key": 2, "value": {"id": 2, "severity": "bad"}}], "count": 2}`), &l)
+	if !errors.Is(err, ErrInvalidSeverity) || !strings.Contains(err.Error(), "vulnerabilities[1]") || !strings.Contains(err.Error(), "vuln 2: field severity") {
+		t.Errorf("list error = %v", err)
+	}
 }
 
 func TestVulnList(t *testing.T) {
@@ -275,4 +293,76 @@ func TestTimeFormats(t *testing.T) {
 	if _, err := ParseTime("22/04/2024"); !errors.Is(err, ErrInvalidTime) || !strings.Contains(err.Error(), `"22/04/2024"`) {
 		t.Errorf("bad date error = %v", err)
 	}
+}
+
+func TestVulnIssueTrackerJSONForm(t *testing.T) {
+	var v Vuln
+	in := `{"id": 1, "severity": "low", "status": "open", "issuetracker": {}, "issuetracker_json": {"service_desk": {"state": "linked", "request_id": "77"}}}`
+	if err := json.Unmarshal([]byte(in), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.IssueTracker.ServiceDesk == nil || v.IssueTracker.ServiceDesk.RequestID != "77" {
+		t.Errorf("issuetracker_json not read: %+v", v.IssueTracker)
+	}
+	// A non-empty issuetracker wins.
+	in = `{"id": 1, "severity": "low", "status": "open", "issuetracker": "{\"service_desk\": {\"state\": \"linked\", \"request_id\": \"5\"}}", "issuetracker_json": {"service_desk": {"state": "linked", "request_id": "77"}}}`
+	if err := json.Unmarshal([]byte(in), &v); err != nil || v.IssueTracker.ServiceDesk.RequestID != "5" {
+		t.Errorf("issuetracker = %+v, %v", v.IssueTracker.ServiceDesk, err)
+	}
+}
+
+func FuzzVulnJSON(f *testing.F) {
+	for _, name := range []string{"vuln_host.json", "vuln_web_service.json"} {
+		b, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"id": 1, "severity": "info", "status": "opened", "issuetracker": "", "service": null}`))
+	f.Add([]byte(`{"cvss3": {"vector_string": "x", "z": [1]}, "risk": {"score": 1, "severity": null}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var v Vuln
+		if err := json.Unmarshal(data, &v); err != nil {
+			return
+		}
+		if !v.Severity.Valid() || !v.Status.Valid() {
+			return // such a vuln cannot be written back, by design
+		}
+		b, err := json.Marshal(&v)
+		if err != nil {
+			t.Fatalf("marshal of a decoded vuln: %v", err)
+		}
+		var back Vuln
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatalf("decode of our own output: %v\n%s", err, b)
+		}
+		b2, err := json.Marshal(&back)
+		if err != nil || string(b2) != string(b) {
+			t.Fatalf("output not stable:\n%s\n%s", b, b2)
+		}
+	})
+}
+
+func FuzzParseTime(f *testing.F) {
+	for _, s := range []string{"2024-04-22T14:47:16.277896+00:00", "2024-04-22 14:47:07", "2024-04-22T14:47:07Z", "2024-04-22T16:47:07+05:30", "x", "0001-01-01T00:00:00Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		v, err := ParseTime(in)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidTime) {
+				t.Fatalf("error %v does not wrap ErrInvalidTime", err)
+			}
+			return
+		}
+		if v.IsZero() {
+			return // the zero instant means "no time" and prints as ""
+		}
+		s := v.String()
+		back, err := ParseTime(s)
+		if err != nil || !back.Equal(v.Time) || back.String() != s {
+			t.Fatalf("%q → %q → %v, %v", in, s, back, err)
+		}
+	})
 }

@@ -3,6 +3,7 @@ package servicedesk
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 )
 
@@ -50,7 +51,7 @@ func (a *authToken) GoString() string { return "servicedesk.authToken{redacted}"
 // sent in the authtoken header. WithAuthToken is the usual way to use it.
 func AuthToken(token string) (Authenticator, error) {
 	if err := checkToken(token); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("servicedesk: %w", err)
 	}
 	return &authToken{token: token}, nil
 }
@@ -59,11 +60,11 @@ func AuthToken(token string) (Authenticator, error) {
 // error never quotes the key.
 func checkToken(token string) error {
 	if token == "" {
-		return errors.New("servicedesk: empty authtoken")
+		return errors.New("empty authtoken")
 	}
 	for i := 0; i < len(token); i++ {
 		if c := token[i]; c <= ' ' || c == 0x7f {
-			return errors.New("servicedesk: authtoken contains a space or control character (not shown)")
+			return errors.New("authtoken contains a space or control character (not shown)")
 		}
 	}
 	return nil

@@ -78,9 +78,6 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 			return nil, fmt.Errorf("servicedesk: option %d is nil", i)
 		}
 		if err := o(&cfg); err != nil {
-			if strings.HasPrefix(err.Error(), "servicedesk: ") {
-				return nil, err
-			}
 			return nil, fmt.Errorf("servicedesk: %w", err)
 		}
 	}
@@ -199,6 +196,9 @@ type callState struct {
 	idempotent bool
 	attempts   int
 	sent       *http.Request
+	// ambiguous is set when an attempt was retried although the server
+	// may have acted on it (a lost answer, 502, 503 or 504).
+	ambiguous bool
 }
 
 type callKey struct{}
@@ -218,8 +218,9 @@ type call struct {
 
 // callResult is what a successful call returns beyond the decoded entity.
 type callResult struct {
-	attempts int
-	listInfo *ListInfo
+	attempts  int
+	ambiguous bool // an earlier attempt may have taken effect
+	listInfo  *ListInfo
 }
 
 // do sends cl and decodes the answer into out, a struct embedding
@@ -247,6 +248,7 @@ func (c *Client) do(ctx context.Context, cl call, out answer) (*callResult, erro
 		st := &callState{method: cl.method, path: u.Path, idempotent: cl.method != http.MethodPost}
 		payload, hdr, status, err := c.send(ctx, st, u.String(), body)
 		res.attempts += st.attempts
+		res.ambiguous = res.ambiguous || st.ambiguous
 		if err != nil {
 			return res, err
 		}
@@ -254,6 +256,10 @@ func (c *Client) do(ctx context.Context, cl call, out answer) (*callResult, erro
 		if err == nil {
 			res.listInfo = out.head().ListInfo
 			return res, nil
+		}
+		var se *Error
+		if errors.As(err, &se) {
+			se.Attempts = res.attempts
 		}
 		if ra, ok := c.auth.(Reauthenticator); ok && !reauthed && errors.Is(err, ErrUnauthorized) && st.sent != nil {
 			retry, rerr := ra.Reauthenticate(ctx, st.sent)
@@ -265,10 +271,6 @@ func (c *Client) do(ctx context.Context, cl call, out answer) (*callResult, erro
 				c.log(slog.LevelDebug, "servicedesk: credentials renewed, sending once more", st, "status", status)
 				continue
 			}
-		}
-		var se *Error
-		if errors.As(err, &se) {
-			se.Attempts = res.attempts
 		}
 		return res, err
 	}
@@ -300,7 +302,7 @@ func (c *Client) send(ctx context.Context, st *callState, rawURL string, body []
 		}
 		return nil, nil, 0, fmt.Errorf("servicedesk: %s %s (%d attempt(s)): %w", st.method, st.path, st.attempts, sanitizeErr(err))
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	payload, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("servicedesk: %s %s: reading answer (HTTP %d): %w", st.method, st.path, resp.StatusCode, sanitizeErr(err))

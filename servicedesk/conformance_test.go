@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jarcoal/httpmock"
 	"github.com/vulndesk/mesd/internal/testutil"
 	"github.com/vulndesk/mesd/servicedesk"
 )
@@ -432,5 +433,61 @@ func checkNote(t *testing.T, raw map[string]any, n *servicedesk.Note) {
 		if u == nil || string(u.ID) != str(raw, key+".id") || u.Name != str(raw, key+".name") {
 			t.Errorf("note %s %s = %+v, file has %v", n.ID, key, u, raw[key])
 		}
+	}
+}
+
+// TestRequestRoundTrip encodes every recorded request the client decodes
+// and decodes it again: the result must still carry every value of the
+// file (checkRequest), so a fake server or a cache can store the client's
+// types and serve them back.
+func TestRequestRoundTrip(t *testing.T) {
+	t.Parallel()
+	for rel, tc := range conformanceCases() {
+		if tc.status >= 300 {
+			continue
+		}
+		var raw struct {
+			Request  map[string]any   `json:"request"`
+			Requests []map[string]any `json:"requests"`
+		}
+		if err := json.Unmarshal(testutil.ReadFixture(t, "servicedesk", rel), &raw); err != nil {
+			t.Fatalf("%s: %v", rel, err)
+		}
+		rows := raw.Requests
+		if raw.Request != nil {
+			rows = append(rows, raw.Request)
+		}
+		for _, row := range rows {
+			orig, _ := json.Marshal(row)
+			var r servicedesk.Request
+			if err := json.Unmarshal(orig, &r); err != nil {
+				t.Fatalf("%s: %v", rel, err)
+			}
+			b, err := json.Marshal(&r)
+			if err != nil {
+				t.Fatalf("%s: request %s: Marshal: %v", rel, r.ID, err)
+			}
+			var back servicedesk.Request
+			if err := json.Unmarshal(b, &back); err != nil {
+				t.Fatalf("%s: request %s: decoding own output: %v", rel, r.ID, err)
+			}
+			t.Run(rel+"/"+string(r.ID), func(t *testing.T) { checkRequest(t, row, &back) })
+		}
+	}
+}
+
+// TestRetriedCloseWithRecordedAnswer replays SDP's recorded "already
+// closed" answer to the retry of a close whose first answer was lost.
+func TestRetriedCloseWithRecordedAnswer(t *testing.T) {
+	t.Parallel()
+	body := testutil.ReadFixture(t, "servicedesk", "rapid7_onprem", "close_request_request_already_closed.json")
+	c, mock := newMockClient(t)
+	mock.RegisterResponder("PUT", apiURL+"requests/71/close",
+		httpmock.NewErrorResponder(timeoutError{}).Then(sdpJSON(400, string(body))))
+	if err := c.Requests.Close(context.Background(), "71", nil); err != nil {
+		t.Fatalf("Close: %v, want nil", err)
+	}
+	if n := calls(mock, "PUT", "requests/71/close"); n != 2 {
+		t.Fatalf("calls = %d, want 2", n)
 	}
 }

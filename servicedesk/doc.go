@@ -1,33 +1,82 @@
 // Package servicedesk is a typed client for the ManageEngine ServiceDesk Plus
 // (SDP) REST API v3, on-premises and cloud.
 //
-// A Client is made with NewClient and exposes the API areas as services, in
-// the manner of google/go-github:
+// A Client is made with [NewClient] and exposes the API areas as services, in
+// the manner of google/go-github. Every method takes a context first:
 //
-//	c, err := servicedesk.NewClient("https://sdp.example.com",
+//	c, err := servicedesk.NewClient("https://sdp.example.com:8080",
 //		servicedesk.WithAuthToken(os.Getenv("SDP_AUTHTOKEN")))
 //	req, err := c.Requests.Get(ctx, "123")
+//
+// Options are validated: an empty or relative base URL, a negative rate, a
+// zero burst, a nil HTTP client and the like make NewClient fail with an
+// error saying what was wrong. NewClient does no I/O.
+//
+// # Authentication
+//
+// On-premises SDP takes a technician API key in the authtoken header
+// ([WithAuthToken]), and multi-instance deployments a numeric PORTALID header
+// ([WithPortalID]). SDP Cloud addresses a portal under /app/<portal>
+// ([WithCloudPortal]) and takes OAuth access tokens. Credentials are added by
+// an [Authenticator] on every attempt; one that also implements
+// [Reauthenticator] is told once when SDP answers 401 (or 4022), may renew
+// its credentials, and the call is then sent once more — never in a loop.
+// Every call carries Accept: application/vnd.manageengine.sdp.v3+json
+// ([MediaType]) and a User-Agent naming the SDK [Version].
 //
 // # Wire format
 //
 // SDP v3 takes writes as a form field named input_data holding strict JSON
-// and list reads as input_data={"list_info":…} in the query. Answers carry a
-// response_status (an object, or an array for bulk calls); ids are strings,
-// numbers may arrive as strings, and times are {value, display_value} pairs
-// of which the client keeps the millisecond value.
+// and list reads as input_data={"list_info":…} in the query ([ListOptions],
+// [Criterion]). Answers carry a response_status (an object, or an array for
+// lists); ids are strings ([ID] also reads numbers); numbers may arrive as
+// strings; times and durations are {value, display_value} pairs of which
+// the client keeps the millisecond value ([DateTime], [Duration]); message
+// texts may be strings or objects. On-premises and cloud differ in a few
+// keys (note and request_note, is_vipuser and is_vip_user, display_id only
+// on cloud); the client writes its edition's key and reads both. No
+// Idempotency-Key header is ever sent: net/http replays a POST that carries
+// one on a dead keep-alive connection.
 //
 // # Errors
 //
-// Every failure reported by SDP is an *Error carrying the HTTP status, the
-// SDP status codes and messages, and the field names SDP blamed. Match it
-// with errors.Is against the sentinels (ErrNotFound, ErrUnauthorized, …) or
-// with errors.As. No authtoken, header value or input_data ever appears in
-// an error string or a log line.
+// Every failure reported by SDP is an [*Error] carrying the HTTP status, the
+// SDP status codes and messages, and the fields SDP blamed. Match it with
+// errors.Is against the sentinels ([ErrNotFound], [ErrUnauthorized],
+// [ErrForbidden], [ErrRateLimited], [ErrMandatoryField], [ErrClosureRule],
+// [ErrInvalidInput], [ErrAlreadyClosed], [ErrUnexpectedContent]) or with
+// errors.As:
+//
+//	var se *servicedesk.Error
+//	if errors.As(err, &se) && errors.Is(err, servicedesk.ErrMandatoryField) {
+//		fmt.Println("fill in", se.Fields())
+//	}
+//
+// SDP may report a failure with HTTP 200; the client reads response_status
+// and returns an *Error all the same. A 2xx answer that is not JSON (a login
+// page) is an *Error matching ErrUnexpectedContent. Bodies are read up to a
+// cap ([WithMaxBodySize]). No authtoken, header value or input_data ever
+// appears in an error string or a log line; transport errors are
+// *url.Error values whose URL has lost its query.
 //
 // # Retries and rate limits
 //
-// Reads, updates and deletes are retried on network errors and on 429, 502,
-// 503 and 504; a POST is retried only when the server certainly did not act
-// on it. Retry-After is honoured up to a cap. A token-bucket limiter sits
-// under the retry layer, so every attempt waits its turn.
+// Calls are retried through go-retryablehttp. GET, PUT and DELETE are
+// retried on network errors and on 429, 502, 503 and 504; a POST only when
+// the server certainly did not act on it (429, or a connection that was
+// never made), so a create whose answer was lost is not sent twice.
+// Retry-After is honoured up to a cap ([WithMaxRetryAfter]); other waits grow
+// exponentially with jitter ([WithRetry]). When retries run out the last
+// answer becomes the *Error, with the number of attempts. A token-bucket
+// limiter ([WithRateLimit]) sits under the retry layer, so every attempt,
+// retries included, waits its turn. The client is silent unless given a
+// *slog.Logger ([WithLogger]).
+//
+// # Requests
+//
+// [RequestsService] creates, reads, updates, lists and closes requests and
+// adds and lists their notes. [RequestsService.All] is an iterator over
+// every page of a list. A close retried after an attempt that may have
+// taken effect, and then answered "Request is already closed", has done its
+// work and is reported as a success.
 package servicedesk

@@ -27,11 +27,11 @@ func exampleServer() *httptest.Server {
 		_ = json.Unmarshal([]byte(r.FormValue("input_data")), &in)
 		if in.Request.UDFFields["udf_sline_301"] == "" { // the template makes this field mandatory
 			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, `{"response_status":{"status_code":4000,"status":"failed","messages":[{"status_code":4012,"type":"failed","fields":["udf_fields.udf_sline_301"]}]}}`)
+			_, _ = fmt.Fprint(w, `{"response_status":{"status_code":4000,"status":"failed","messages":[{"status_code":4012,"type":"failed","fields":["udf_fields.udf_sline_301"]}]}}`)
 			return
 		}
 		w.WriteHeader(http.StatusCreated)
-		fmt.Fprintf(w, `{"request":{"id":"101","subject":%q,"status":{"id":"2","name":"Open"},"created_time":{"value":"1764750000000","display_value":"Dec 3, 2025 08:20 AM"}},"response_status":{"status_code":2000,"status":"success"}}`, in.Request.Subject)
+		_, _ = fmt.Fprintf(w, `{"request":{"id":"101","subject":%q,"status":{"id":"2","name":"Open"},"created_time":{"value":"1764750000000","display_value":"Dec 3, 2025 08:20 AM"}},"response_status":{"status_code":2000,"status":"success"}}`, in.Request.Subject)
 	})
 	mux.HandleFunc("GET /api/v3/requests", func(w http.ResponseWriter, r *http.Request) {
 		var q struct {
@@ -44,11 +44,15 @@ func exampleServer() *httptest.Server {
 			1: `{"response_status":[{"status_code":2000,"status":"success"}],"list_info":{"has_more_rows":true,"start_index":1,"row_count":2},"requests":[{"id":"11","subject":"[FRD acme/1] XSS"},{"id":"12","subject":"[FRD acme/2] SQLi"}]}`,
 			3: `{"response_status":[{"status_code":2000,"status":"success"}],"list_info":{"has_more_rows":false,"start_index":3,"row_count":1},"requests":[{"id":"13","subject":"[FRD acme/3] SSRF"}]}`,
 		}
-		fmt.Fprint(w, pages[q.ListInfo.StartIndex])
+		_, _ = fmt.Fprint(w, pages[q.ListInfo.StartIndex])
+	})
+	mux.HandleFunc("PUT /api/v3/requests/{id}/close", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = fmt.Fprint(w, `{"response_status":{"status_code":4000,"messages":[{"status_code":4001,"type":"failed","message":"Request is already closed"}],"status":"failed"}}`)
 	})
 	mux.HandleFunc("GET /api/v3/requests/{id}", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprint(w, `{"response_status":{"status_code":4000,"messages":[{"status_code":4007,"type":"failed","message":"Invalid URL"}],"status":"failed"}}`)
+		_, _ = fmt.Fprint(w, `{"response_status":{"status_code":4000,"messages":[{"status_code":4007,"type":"failed","message":"Invalid URL"}],"status":"failed"}}`)
 	})
 	return httptest.NewServer(mux)
 }
@@ -173,4 +177,25 @@ func ExampleError() {
 	// true 400 [4012] [udf_fields.udf_sline_301]
 	// servicedesk: POST /api/v3/requests: HTTP 400 Bad Request: 4012 fields ["udf_fields.udf_sline_301"]
 	// servicedesk: request.subject is empty: SDP requires a subject
+}
+
+func ExampleRequestsService_Close() {
+	srv := exampleServer()
+	defer srv.Close()
+	c, err := servicedesk.NewClient(srv.URL, servicedesk.WithAuthToken("0A1B2C3D"), servicedesk.WithHTTPClient(srv.Client()))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	err = c.Requests.Close(context.Background(), "101", &servicedesk.ClosureInfo{
+		ClosureCode:     &servicedesk.Ref{Name: "Success"},
+		ClosureComments: "Vulnerability closed in Faraday",
+	})
+	// Someone closed it first. (Had this been the answer to a retry of our
+	// own close, Close would have returned nil.)
+	fmt.Println(errors.Is(err, servicedesk.ErrAlreadyClosed))
+	fmt.Println(err)
+	// Output:
+	// true
+	// servicedesk: PUT /api/v3/requests/101/close: HTTP 400 Bad Request: 4001 "Request is already closed"
 }

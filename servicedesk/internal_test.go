@@ -2,6 +2,7 @@ package servicedesk
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -33,32 +34,33 @@ func TestSilentWithoutLogger(t *testing.T) {
 func TestBackoff(t *testing.T) {
 	t.Parallel()
 	c := &Client{maxRA: 3 * time.Second}
-	resp := func(status int, ra string) *http.Response {
-		r := &http.Response{StatusCode: status, Header: http.Header{}}
-		if ra != "" {
-			r.Header.Set("Retry-After", ra)
-		}
-		return r
-	}
 	now := time.Now()
 	cases := []struct {
-		name   string
-		resp   *http.Response
-		lo, hi time.Duration
+		name       string
+		status     int // 0: a transport error, no response
+		retryAfter string
+		lo, hi     time.Duration
 	}{
-		{"429 seconds", resp(429, "2"), 2 * time.Second, 2 * time.Second},
-		{"503 capped", resp(503, "3600"), 3 * time.Second, 3 * time.Second},
-		{"429 HTTP date capped", resp(429, now.Add(time.Hour).UTC().Format(http.TimeFormat)), 3 * time.Second, 3 * time.Second},
-		{"429 garbage falls back", resp(429, "soon"), 50 * time.Millisecond, 100 * time.Millisecond},
-		{"502 ignores Retry-After", resp(502, "2"), 50 * time.Millisecond, 100 * time.Millisecond},
-		{"transport error", nil, 50 * time.Millisecond, 100 * time.Millisecond},
+		{"429 seconds", 429, "2", 2 * time.Second, 2 * time.Second},
+		{"503 capped", 503, "3600", 3 * time.Second, 3 * time.Second},
+		{"429 HTTP date capped", 429, now.Add(time.Hour).UTC().Format(http.TimeFormat), 3 * time.Second, 3 * time.Second},
+		{"429 garbage falls back", 429, "soon", 50 * time.Millisecond, 100 * time.Millisecond},
+		{"502 ignores Retry-After", 502, "2", 50 * time.Millisecond, 100 * time.Millisecond},
+		{"transport error", 0, "", 50 * time.Millisecond, 100 * time.Millisecond},
 	}
 	for _, tc := range cases {
+		var resp *http.Response
+		if tc.status != 0 {
+			resp = &http.Response{StatusCode: tc.status, Header: http.Header{"Retry-After": {tc.retryAfter}}, Body: http.NoBody}
+		}
 		for range 20 {
-			d := c.backoff(100*time.Millisecond, time.Second, 0, tc.resp)
+			d := c.backoff(100*time.Millisecond, time.Second, 0, resp)
 			if d < tc.lo || d > tc.hi {
 				t.Fatalf("%s: backoff %v outside [%v, %v]", tc.name, d, tc.lo, tc.hi)
 			}
+		}
+		if resp != nil {
+			_ = resp.Body.Close()
 		}
 	}
 	// Exponential growth, capped at max, with jitter.
@@ -97,6 +99,13 @@ func TestDecodeEdgeCases(t *testing.T) {
 	}
 	if m.StatusCode != 4012 || m.Message != "Fill subject" || len(m.Fields) != 2 || m.Fields[1] != "udf_fields.x" {
 		t.Fatalf("message = %+v", m)
+	}
+	var r Request
+	if err := json.Unmarshal([]byte(`{"requester":{"is_vipuser":true},"technician":{"is_vip_user":true},"created_by":{"is_vip_user":false},"time_elapsed":"90000"}`), &r); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Requester.IsVIPUser || !r.Technician.IsVIPUser || r.CreatedBy.IsVIPUser || r.TimeElapsed.Duration() != 90*time.Second {
+		t.Fatalf("VIP flags %v %v %v, time_elapsed %v", r.Requester.IsVIPUser, r.Technician.IsVIPUser, r.CreatedBy.IsVIPUser, r.TimeElapsed)
 	}
 	e := decodeError(400, []byte(`{"response_status":{"status_code":4000,"status":"failed","messages":[{"status_code":4003,"message":"closure rule"}]}}`))
 	if !errors.Is(e, ErrClosureRule) || errors.Is(e, ErrMandatoryField) {

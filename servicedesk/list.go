@@ -119,9 +119,9 @@ func checkCriteria(path string, cs []Criterion) error {
 			return fmt.Errorf("servicedesk: %s.field is empty", p)
 		case !conditions[Condition(strings.ToLower(string(c.Condition)))]:
 			return fmt.Errorf("servicedesk: %s.condition %q is not an SDP condition", p, c.Condition)
-		case c.Value != nil && c.Values != nil:
+		case c.Value != nil && len(c.Values) > 0:
 			return fmt.Errorf("servicedesk: %s has both value and values", p)
-		case c.Value == nil && c.Values == nil:
+		case c.Value == nil && len(c.Values) == 0:
 			return fmt.Errorf("servicedesk: %s has neither value nor values", p)
 		case i > 0 && c.LogicalOperator == "":
 			return fmt.Errorf("servicedesk: %s.logical_operator is empty: want %q or %q after the first criterion", p, And, Or)

@@ -59,11 +59,10 @@ func (c *config) setAuth(a Authenticator) error {
 // control characters; it never appears in errors or logs.
 func WithAuthToken(token string) Option {
 	return func(c *config) error {
-		a, err := AuthToken(token)
-		if err != nil {
+		if err := checkToken(token); err != nil {
 			return err
 		}
-		return c.setAuth(a)
+		return c.setAuth(&authToken{token: token})
 	}
 }
 
@@ -100,10 +99,8 @@ func WithCloudPortal(portal string) Option {
 		if portal == "" {
 			return errors.New("empty cloud portal name")
 		}
-		for _, r := range portal {
-			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') || portal == "." || portal == ".." {
-				return fmt.Errorf("invalid cloud portal name %q: want letters, digits, '-', '_' or '.'", truncate(portal, 40))
-			}
+		if !validPortal(portal) {
+			return fmt.Errorf("invalid cloud portal name %q: want letters, digits, '-', '_' or '.'", truncate(portal, 40))
 		}
 		c.cloudPortal = portal
 		return nil
@@ -230,4 +227,19 @@ func WithMaxBodySize(n int64) Option {
 		c.maxBody = n
 		return nil
 	}
+}
+
+// validPortal reports whether a portal URL name is one path segment of
+// letters, digits, '-', '_' and '.', and not a dot segment.
+func validPortal(p string) bool {
+	if p == "." || p == ".." {
+		return false
+	}
+	for _, r := range p {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
+		if !ok {
+			return false
+		}
+	}
+	return true
 }

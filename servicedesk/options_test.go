@@ -171,6 +171,7 @@ func TestMethodsRejectBadArguments(t *testing.T) {
 		{"unknown condition", crit(servicedesk.Criterion{Field: "subject", Condition: "like", Value: "x"}), `search_criteria[0].condition "like"`},
 		{"value and values", crit(servicedesk.Criterion{Field: "f", Condition: servicedesk.Is, Value: "x", Values: []string{"y"}}), "both value and values"},
 		{"no value", crit(servicedesk.Criterion{Field: "f", Condition: servicedesk.Is}), "neither value nor values"},
+		{"empty values", crit(servicedesk.Criterion{Field: "f", Condition: servicedesk.Between, Values: []string{}}), "neither value nor values"},
 		{"missing operator", crit(
 			servicedesk.Criterion{Field: "f", Condition: servicedesk.Is, Value: "x"},
 			servicedesk.Criterion{Field: "g", Condition: servicedesk.Is, Value: "y"}), "search_criteria[1].logical_operator is empty"},

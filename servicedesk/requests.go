@@ -73,7 +73,7 @@ func (s *RequestsService) Create(ctx context.Context, in *RequestInput) (*Reques
 
 // Get reads the request with this id.
 func (s *RequestsService) Get(ctx context.Context, id ID) (*Request, error) {
-	if err := checkID("request", id); err != nil {
+	if err := checkRequestID(id); err != nil {
 		return nil, err
 	}
 	var out requestAnswer
@@ -86,7 +86,7 @@ func (s *RequestsService) Get(ctx context.Context, id ID) (*Request, error) {
 // Update changes the fields set in in and returns the request as SDP has
 // it afterwards.
 func (s *RequestsService) Update(ctx context.Context, id ID, in *RequestInput) (*Request, error) {
-	if err := checkID("request", id); err != nil {
+	if err := checkRequestID(id); err != nil {
 		return nil, err
 	}
 	if err := checkRequestInput(in, false); err != nil {
@@ -167,13 +167,14 @@ func (s *RequestsService) All(ctx context.Context, opts *ListOptions) iter.Seq2[
 }
 
 // Close closes the request with closure information (which may be nil).
-// A close that was retried (its first answer lost or refused) and is then
-// answered "Request is already closed" has done its work and returns nil;
-// the same answer to a first attempt is an *Error matching
-// ErrAlreadyClosed. Closure rules can make fields mandatory: ErrClosureRule
+// A close that was retried after an attempt that may have taken effect (its
+// answer lost, or a 502, 503 or 504) and is then answered "Request is
+// already closed" has done its work and returns nil. The same answer
+// otherwise (to a first attempt, or after a 429 or a 401, which SDP did not
+// act on) is an *Error matching ErrAlreadyClosed. Closure rules can make fields mandatory: ErrClosureRule
 // and ErrMandatoryField.
 func (s *RequestsService) Close(ctx context.Context, id ID, info *ClosureInfo) error {
-	if err := checkID("request", id); err != nil {
+	if err := checkRequestID(id); err != nil {
 		return err
 	}
 	if info == nil {
@@ -182,9 +183,8 @@ func (s *RequestsService) Close(ctx context.Context, id ID, info *ClosureInfo) e
 	in := requestBody{struct {
 		ClosureInfo *ClosureInfo `json:"closure_info"`
 	}{info}}
-	_, err := s.client.do(ctx, call{method: http.MethodPut, path: "requests/" + string(id) + "/close", input: in}, &envelope{})
-	var se *Error
-	if errors.As(err, &se) && se.Attempts > 1 && errors.Is(err, ErrAlreadyClosed) {
+	res, err := s.client.do(ctx, call{method: http.MethodPut, path: "requests/" + string(id) + "/close", input: in}, &envelope{})
+	if err != nil && res != nil && res.ambiguous && errors.Is(err, ErrAlreadyClosed) {
 		return nil
 	}
 	return err
@@ -211,7 +211,7 @@ type noteAnswer struct {
 // edition's key (note on-premises, request_note on cloud); either key is
 // read back.
 func (s *RequestsService) AddNote(ctx context.Context, id ID, note *NoteInput) (*Note, error) {
-	if err := checkID("request", id); err != nil {
+	if err := checkRequestID(id); err != nil {
 		return nil, err
 	}
 	if note == nil {
@@ -237,7 +237,7 @@ func (s *RequestsService) AddNote(ctx context.Context, id ID, note *NoteInput) (
 
 // ListNotes reads one page of the request's notes. opts may be nil.
 func (s *RequestsService) ListNotes(ctx context.Context, id ID, opts *ListOptions) (*NoteList, error) {
-	if err := checkID("request", id); err != nil {
+	if err := checkRequestID(id); err != nil {
 		return nil, err
 	}
 	q, err := listValues(opts)

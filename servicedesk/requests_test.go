@@ -80,7 +80,7 @@ func TestCreateSendsStrictJSONInputDataForm(t *testing.T) {
 			"requester":   map[string]any{"email_id": "sec@example.com"},
 			"priority":    map[string]any{"name": "High"},
 			"template":    map[string]any{"id": "123640000000006655"},
-			"due_by_time": map[string]any{"value": float64(1660262400312)},
+			"due_by_time": map[string]any{"value": "1660262400312"},
 			"udf_fields":  map[string]any{"udf_sline_301": "CVE-2024-0001"},
 		}
 		if !reflect.DeepEqual(req, want) {
@@ -279,6 +279,23 @@ func TestRetriedCloseAnsweredAlreadyClosedIsSuccess(t *testing.T) {
 		t.Fatalf("retried close answered already closed: %v, want nil", err)
 	}
 	if n := calls(mock, "PUT", "requests/71/close"); n != 2 {
+		t.Fatalf("calls = %d, want 2", n)
+	}
+
+	// After a 503 the first close may have worked: also a success.
+	c3, mock3 := newMockClient(t)
+	mock3.RegisterResponder("PUT", apiURL+"requests/71/close", sdpJSON(503, "").Then(sdpJSON(400, already)))
+	if err := c3.Requests.Close(context.Background(), "71", nil); err != nil {
+		t.Fatalf("close retried after 503 answered already closed: %v, want nil", err)
+	}
+
+	// After a 429 SDP did not act: someone else closed the request.
+	c4, mock4 := newMockClient(t)
+	mock4.RegisterResponder("PUT", apiURL+"requests/71/close", sdpJSON(429, failed(4015, "rate limit")).Then(sdpJSON(400, already)))
+	if err := c4.Requests.Close(context.Background(), "71", nil); !errors.Is(err, servicedesk.ErrAlreadyClosed) {
+		t.Fatalf("close retried after 429 answered already closed: %v, want ErrAlreadyClosed", err)
+	}
+	if n := calls(mock4, "PUT", "requests/71/close"); n != 2 {
 		t.Fatalf("calls = %d, want 2", n)
 	}
 

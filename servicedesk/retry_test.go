@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -177,8 +178,8 @@ func TestLimiterSitsUnderTheRetryLayer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := c.Requests.Get(ctx, "71")
-	if err == nil {
-		t.Fatal("Get succeeded: the retry did not wait for the limiter")
+	if err == nil || !strings.Contains(err.Error(), "rate limiter") {
+		t.Fatalf("Get: %v, want the limiter refusing the retry", err)
 	}
 	if n := calls(mock, "GET", "requests/71"); n != 1 {
 		t.Fatalf("calls = %d, want 1 (the retry is held by the limiter)", n)
@@ -225,5 +226,46 @@ func TestNoIdempotencyKeyHeaderIsSent(t *testing.T) {
 	})
 	if _, err := c.Requests.Create(context.Background(), &servicedesk.RequestInput{Subject: "x"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestTimeoutAppliesPerAttempt(t *testing.T) {
+	t.Parallel()
+	// The first attempt hangs past the 20ms per-attempt timeout and is
+	// abandoned; the GET is retried and the second attempt answers.
+	c, mock := newMockClient(t, servicedesk.WithTimeout(20*time.Millisecond))
+	mock.RegisterResponder("GET", apiURL+"requests/71",
+		sdpJSON(200, okRequest71).Delay(time.Second).Then(sdpJSON(200, okRequest71)))
+	start := time.Now()
+	if _, err := c.Requests.Get(context.Background(), "71"); err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	if el := time.Since(start); el > 900*time.Millisecond {
+		t.Fatalf("took %v: the hanging attempt was not cut at 20ms", el)
+	}
+	if n := calls(mock, "GET", "requests/71"); n != 2 {
+		t.Fatalf("calls = %d, want 2", n)
+	}
+}
+
+func TestConcurrentCallsShareOneClient(t *testing.T) {
+	t.Parallel()
+	c, mock := newMockClient(t, servicedesk.WithRateLimit(10000, 5))
+	mock.RegisterResponder("GET", apiURL+"requests/71", sdpJSON(200, okRequest71))
+	const n = 16
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := c.Requests.Get(context.Background(), "71")
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := calls(mock, "GET", "requests/71"); got != n {
+		t.Fatalf("calls = %d, want %d", got, n)
 	}
 }

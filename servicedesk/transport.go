@@ -111,6 +111,9 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 			return false, nil
 		}
 		retry := notSent(err) || idempotent
+		if retry && !notSent(err) {
+			st.ambiguous = true
+		}
 		c.log(slog.LevelWarn, "servicedesk: attempt failed", st, "error", sanitizeErr(err).Error(), "retry", retry)
 		return retry, nil
 	}
@@ -120,6 +123,7 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		retry = true
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		retry = idempotent
+		st.ambiguous = st.ambiguous || retry
 	}
 	if retry || resp.StatusCode >= 500 {
 		c.log(slog.LevelWarn, "servicedesk: attempt failed", st, "status", resp.StatusCode, "retry", retry)

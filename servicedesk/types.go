@@ -172,6 +172,8 @@ type RequestInput struct {
 	ImpactDetails    string   `json:"impact_details,omitempty"`
 	EmailIDsToNotify []string `json:"email_ids_to_notify,omitempty"`
 	UpdateReason     string   `json:"update_reason,omitempty"`
+	// StatusChangeComments explains a status change made by this write.
+	StatusChangeComments string `json:"status_change_comments,omitempty"`
 
 	Requester  *UserRef `json:"requester,omitempty"`
 	Technician *UserRef `json:"technician,omitempty"`
@@ -195,6 +197,8 @@ type RequestInput struct {
 	FirstResponseDueByTime *DateTime `json:"first_response_due_by_time,omitempty"`
 	ScheduledStartTime     *DateTime `json:"scheduled_start_time,omitempty"`
 	ScheduledEndTime       *DateTime `json:"scheduled_end_time,omitempty"`
+
+	Resolution *Resolution `json:"resolution,omitempty"`
 
 	// UDFFields sets user-defined fields; lookup UDFs take {"name": …},
 	// date UDFs a *DateTime.

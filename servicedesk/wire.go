@@ -53,9 +53,9 @@ func validID(id ID) bool {
 	return true
 }
 
-func checkID(what string, id ID) error {
+func checkRequestID(id ID) error {
 	if !validID(id) {
-		return fmt.Errorf("servicedesk: invalid %s id %q: want a non-empty string of digits", what, truncate(string(id), 40))
+		return fmt.Errorf("servicedesk: invalid request id %q: want a non-empty string of digits", truncate(string(id), 40))
 	}
 	return nil
 }
@@ -85,9 +85,25 @@ func (d *DateTime) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// MarshalJSON writes {"value": <ms>}: SDP ignores display_value on writes.
-func (d DateTime) MarshalJSON() ([]byte, error) {
-	return []byte(`{"value":` + strconv.FormatInt(d.Millis, 10) + `}`), nil
+// MarshalJSON writes the pair the way SDP sends it: value as a string of
+// milliseconds, and display_value only when Display is set. Writes made
+// with NewDateTime therefore carry only the value, as SDP expects.
+func (d DateTime) MarshalJSON() ([]byte, error) { return marshalPair(d.Millis, d.Display) }
+
+func marshalPair(ms int64, display string) ([]byte, error) {
+	b := make([]byte, 0, 48+len(display))
+	b = append(b, `{"value":"`...)
+	b = strconv.AppendInt(b, ms, 10)
+	b = append(b, '"')
+	if display != "" {
+		d, err := json.Marshal(display)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, `,"display_value":`...)
+		b = append(b, d...)
+	}
+	return append(b, '}'), nil
 }
 
 // Duration is a span as SDP sends it ({value, display_value} with value in
@@ -111,10 +127,8 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// MarshalJSON writes {"value": <ms>}.
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return []byte(`{"value":` + strconv.FormatInt(d.Millis, 10) + `}`), nil
-}
+// MarshalJSON writes the pair as DateTime does.
+func (d Duration) MarshalJSON() ([]byte, error) { return marshalPair(d.Millis, d.Display) }
 
 func decodeValuePair(b []byte) (int64, string, error) {
 	b = bytes.TrimSpace(b)
@@ -200,18 +214,18 @@ func truncate(s string, n int) string {
 
 // ResponseStatus is one entry of SDP's response_status.
 type ResponseStatus struct {
-	StatusCode int       // 2000 on success, 4000 on failure (details in Messages)
-	Status     string    // "success" or "failed"
-	Messages   []Message // per-cause details
+	StatusCode int       `json:"status_code"`        // 2000 on success, 4000 on failure (details in Messages)
+	Status     string    `json:"status"`             // "success" or "failed"
+	Messages   []Message `json:"messages,omitempty"` // per-cause details
 }
 
 // Message is one entry of response_status.messages.
 type Message struct {
-	StatusCode int      // specific code, for example 4001 or 4012
-	Type       string   // "success", "failed", …
-	Message    string   // text; from a message object, its display text
-	Field      string   // input field blamed, when SDP names one
-	Fields     []string // fields blamed (4012 answers may list several)
+	StatusCode int      `json:"status_code"`       // specific code, for example 4001 or 4012
+	Type       string   `json:"type,omitempty"`    // "success", "failed", …
+	Message    string   `json:"message,omitempty"` // text; from a message object, its display text
+	Field      string   `json:"field,omitempty"`   // input field blamed, when SDP names one
+	Fields     []string `json:"fields,omitempty"`  // fields blamed (4012 answers may list several)
 }
 
 // UnmarshalJSON decodes a response_status entry, accepting a status_code
@@ -351,13 +365,13 @@ func decodeEnvelope(body []byte) (*envelope, error) {
 
 // ListInfo is the list_info SDP returns with a page of a list.
 type ListInfo struct {
-	HasMoreRows bool   // more rows follow this page
-	RowCount    int    // rows in this page
-	StartIndex  int    // 1-based index of the first row
-	TotalCount  int    // all matching rows; set only when GetTotalCount was asked
-	SortField   string // echoed sort field
-	SortOrder   string // echoed sort order
-	Page        int    // page number, when the server pages by page
+	HasMoreRows bool   `json:"has_more_rows"`         // more rows follow this page
+	RowCount    int    `json:"row_count"`             // rows in this page
+	StartIndex  int    `json:"start_index"`           // 1-based index of the first row
+	TotalCount  int    `json:"total_count,omitempty"` // all matching rows; set only when GetTotalCount was asked
+	SortField   string `json:"sort_field,omitempty"`  // echoed sort field
+	SortOrder   string `json:"sort_order,omitempty"`  // echoed sort order
+	Page        int    `json:"page,omitempty"`        // page number, when the server pages by page
 }
 
 // UnmarshalJSON decodes list_info leniently (numbers and booleans may

@@ -2,10 +2,8 @@ package mapping
 
 import (
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"html"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,93 +13,19 @@ import (
 	"github.com/vulndesk/mesd/internal/testutil"
 )
 
-// The faraday package's CSV reader (branch faraday-io) did not build
-// together with faraday-core when this test was written, so the few
-// columns the mapping needs are read here with encoding/csv.
-
-var pyName = regexp.MustCompile(`'name':\s*'((?:[^'\\]|\\.)*)'`)
-var pyType = regexp.MustCompile(`'type':\s*'((?:[^'\\]|\\.)*)'`)
-
-// pyStrings reads a Python list literal of strings: [] or ['a', 'b'].
-func pyStrings(t *testing.T, s string) []string {
-	t.Helper()
-	s = strings.TrimSpace(s)
-	if s == "" || s == "[]" {
-		return nil
-	}
-	if !strings.HasPrefix(s, "[") || !strings.HasSuffix(s, "]") {
-		t.Fatalf("not a list literal: %q", s)
-	}
-	var out []string
-	for _, p := range strings.Split(s[1:len(s)-1], ",") {
-		out = append(out, strings.Trim(strings.TrimSpace(p), `'"`))
-	}
-	return out
-}
-
 func readExportVulns(t *testing.T, workspace string) []*faraday.Vuln {
 	t.Helper()
 	data := testutil.ReadFixture(t, "faraday", "faraday_vulns_export.csv")
-	r := csv.NewReader(bytes.NewReader(data))
-	rows, err := r.ReadAll()
+	r, err := faraday.NewExportReader(bytes.NewReader(data), faraday.WithExportWorkspace(workspace))
 	if err != nil {
 		t.Fatal(err)
 	}
-	col := map[string]int{}
-	for i, h := range rows[0] {
-		col[h] = i
-	}
-	get := func(row []string, name string) string {
-		i, ok := col[name]
-		if !ok {
-			t.Fatalf("no column %q", name)
-		}
-		return row[i]
-	}
 	var out []*faraday.Vuln
-	for _, row := range rows[1:] {
-		id, err := strconv.ParseInt(get(row, "id"), 10, 64)
+	for rec, err := range r.All() {
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("export: %v", err)
 		}
-		sev, err := faraday.ParseSeverity(get(row, "severity"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := faraday.ParseStatus(get(row, "status"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		v := &faraday.Vuln{
-			ID: id, WorkspaceName: workspace, Name: get(row, "name"), Desc: get(row, "desc"),
-			Resolution: get(row, "resolution"), Data: get(row, "data"), Severity: sev, Status: st,
-			Confirmed: get(row, "confirmed") == "TRUE", Target: get(row, "target"),
-			Hostnames: pyStrings(t, get(row, "hostnames")), CVE: pyStrings(t, get(row, "cve")), CWE: pyStrings(t, get(row, "cwe")),
-			Website: get(row, "website"), Path: get(row, "path"), Method: get(row, "method"),
-		}
-		if get(row, "web_vulnerability") == "TRUE" {
-			v.Type = faraday.TypeVulnerabilityWeb
-		} else {
-			v.Type = faraday.TypeVulnerability
-		}
-		names, types := pyName.FindAllStringSubmatch(get(row, "refs"), -1), pyType.FindAllStringSubmatch(get(row, "refs"), -1)
-		for i := range names {
-			v.Refs = append(v.Refs, faraday.Ref{Name: names[i][1], Type: faraday.RefType(types[i][1])})
-		}
-		if port := get(row, "port"); port != "" {
-			p, err := strconv.Atoi(port)
-			if err != nil {
-				t.Fatal(err)
-			}
-			v.Service = &faraday.Service{Port: p, Protocol: get(row, "protocol"), Name: get(row, "service_name"), Summary: get(row, "summary"), Version: get(row, "version")}
-			v.ParentType = faraday.ParentService
-		} else {
-			v.ParentType = faraday.ParentHost
-		}
-		if vec := get(row, "cvss3_vector_string"); vec != "" {
-			v.CVSS3 = &faraday.CVSS{VectorString: &vec}
-		}
-		out = append(out, v)
+		out = append(out, rec.Vuln)
 	}
 	if len(out) == 0 {
 		t.Fatal("no vulns in the export")
@@ -127,7 +51,19 @@ func TestFixtureExportMapped(t *testing.T) {
 		t.Fatal(err)
 	}
 	const ws = "fixture-ws"
-	for i, v := range readExportVulns(t, ws) {
+	var vulns []*faraday.Vuln
+	for _, v := range readExportVulns(t, ws) {
+		// Each real vuln as exported, then at every severity and status.
+		vulns = append(vulns, v)
+		for _, sev := range faraday.Severities() {
+			for _, st := range faraday.Statuses() {
+				c := v.Clone()
+				c.Severity, c.Status = sev, st
+				vulns = append(vulns, c)
+			}
+		}
+	}
+	for i, v := range vulns {
 		req, err := m.Request(v, "4")
 		if err != nil {
 			t.Fatalf("row %d: %v", i, err)
@@ -160,12 +96,19 @@ func TestFixtureExportMapped(t *testing.T) {
 		if req.Requester.ID != "4" {
 			t.Errorf("row %d: requester %+v", i, req.Requester)
 		}
-		// The default template's fields.
-		if req.Category.Name != "Security" || req.Subcategory.Name != "Vulnerability" || req.Item.Name != "Scanner finding" ||
+		// The chosen template's fields.
+		if wantTpl == "Security Incident" {
+			if req.Technician.Name != "Jane Roe" || req.UDFFields["udf_pick_5"] != "P1" || req.Category != nil || req.Group != nil {
+				t.Errorf("row %d: fields %+v %v %+v %+v", i, req.Technician, req.UDFFields, req.Category, req.Group)
+			}
+			if req.Template.ID != "301" {
+				t.Errorf("row %d: template id %q", i, req.Template.ID)
+			}
+		} else if req.Category.Name != "Security" || req.Subcategory.Name != "Vulnerability" || req.Item.Name != "Scanner finding" ||
 			req.Group.Name != "IT" || req.Urgency.Name != "High" {
 			t.Errorf("row %d: fields %+v %+v %+v %+v %+v", i, req.Category, req.Subcategory, req.Item, req.Group, req.Urgency)
 		}
-		if b, _ := json.Marshal(req.UDFFields); string(b) != `{"udf_sline_301":"faraday"}` {
+		if b, _ := json.Marshal(req.UDFFields); wantTpl == "Vulnerability" && string(b) != `{"udf_sline_301":"faraday"}` {
 			t.Errorf("row %d: udf_fields %s", i, b)
 		}
 
@@ -174,6 +117,7 @@ func TestFixtureExportMapped(t *testing.T) {
 		want := []string{
 			"<b>Name:</b> " + expectHTML(v.Name) + "<br>",
 			"<b>Severity:</b> " + severityLabel(v.Severity) + "<br>",
+			"<b>Status:</b> " + statusLabel(v.Status) + "<br>",
 			"<b>Target:</b> " + expectHTML(v.Target) + "<br>",
 			"<b>Description</b><br>" + expectHTML(v.Desc) + "<br>",
 			`<a href="https://faraday.example.com/_api/v3/ws/` + ws + "/vulns/" + strconv.FormatInt(v.ID, 10) + `">`,

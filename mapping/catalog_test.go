@@ -180,3 +180,23 @@ func TestClosest(t *testing.T) {
 		t.Errorf("accented: %q %v", got, ok)
 	}
 }
+
+func TestNewChecked(t *testing.T) {
+	c := loadSample(t)
+	if _, err := NewChecked(c, sampleCatalog()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewChecked(c, nil); err == nil {
+		t.Error("no error without a catalogue")
+	}
+	c.Priorities["critical"] = "Critical"
+	_, err := NewChecked(c, sampleCatalog())
+	var ps Problems
+	if !errors.As(err, &ps) || ps[0].Suggestion != "Urgent" {
+		t.Errorf("NewChecked = %v", err)
+	}
+	c.Priorities["critical"] = ""
+	if _, err := NewChecked(c, sampleCatalog()); !errors.As(err, &ps) || ps[0].Path != "priorities.critical" {
+		t.Errorf("NewChecked on an invalid config = %v", err)
+	}
+}

@@ -239,6 +239,26 @@ func TestDescriptionSections(t *testing.T) {
 	}
 }
 
+func TestDescriptionWebSection(t *testing.T) {
+	m := testMapper(t, nil)
+	v := testVuln()
+	v.Type = faraday.TypeVulnerabilityWeb
+	v.Website, v.Path, v.Method, v.Params, v.StatusCode = "https://shop.test", "/login?next=<x>", "POST", "user=a&pass=b", ptr(500)
+	d := m.Description(v)
+	for _, want := range []string{
+		"<br><b>Web</b><br><b>Website:</b> https://shop.test<br><b>Path:</b> /login?next=&lt;x&gt;<br>",
+		"<b>Method:</b> POST<br><b>Parameters:</b> user=a&amp;pass=b<br><b>Status code:</b> 500<br>",
+	} {
+		if !strings.Contains(d, want) {
+			t.Errorf("description lacks %q:\n%s", want, d)
+		}
+	}
+	v.Website, v.Path, v.Method, v.Params, v.StatusCode = "", "", "", "", ptr(0)
+	if strings.Contains(m.Description(v), "<b>Web</b>") {
+		t.Error("empty web section written")
+	}
+}
+
 // TestDescriptionCut: over the limit, the body is cut at a safe place, the
 // note and footer are whole, and the total fits.
 func TestDescriptionCut(t *testing.T) {

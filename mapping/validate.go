@@ -41,6 +41,25 @@ func New(cfg *Config) (*Mapper, error) {
 	return m, nil
 }
 
+// NewChecked validates cfg, checks it against the instance's catalogue,
+// and returns the Mapper only when both pass: no configuration reaches
+// ServiceDesk unchecked. A failure is one Problems value holding the
+// problems of both steps (Check runs only on a configuration that
+// validates).
+func NewChecked(cfg *Config, cat *Catalog) (*Mapper, error) {
+	m, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cat == nil {
+		return nil, errors.New("mapping: NewChecked needs the instance's catalogue")
+	}
+	if err := cfg.Check(cat); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // Keys of the request that the mapping sets itself.
 var mappingOwned = map[string]string{
 	"subject":     "the subject is built from subject.format",

@@ -85,11 +85,16 @@ func TestCheckReportsEachMismatch(t *testing.T) {
 		{"udf dropdown option", func(c *Config, _ *Catalog) {
 			c.Templates[1].Fields[1].Value = raw(`"P 1"`)
 		}, "templates[1].fields[1].value", `did you mean "P1"?`, "P1"},
+		{"dropdown without known options", func(_ *Config, cat *Catalog) { delete(cat.Options, "urgency") },
+			"templates[0].fields[2].value", "the catalogue lists no options for urgency", ""},
 		{"group", func(c *Config, _ *Catalog) { c.Templates[0].Fields[1].Value = raw(`"Netwrk"`) },
 			"templates[0].fields[1].value", `no group named "Netwrk"; did you mean "Network"?`, "Network"},
 		{"technician", func(c *Config, _ *Catalog) { c.Templates[1].Fields[0].Value = raw(`"Jane Doe"`) },
 			"templates[1].fields[0].value", `no technician named "Jane Doe"; did you mean`, "Jane Roe"},
-		{"field not in layout", func(c *Config, _ *Catalog) { c.Templates[0].Fields[2].Field = "impact" },
+		{"field not in layout", func(c *Config, cat *Catalog) {
+			c.Templates[0].Fields[2].Field = "impact"
+			cat.Options["impact"] = []string{"High"}
+		},
 			"templates[0].fields[2].field", `the template's layout has no field "impact"`, ""},
 		{"requester login unknown", func(c *Config, _ *Catalog) { c.Requester.LoginName = "faraday.bott" },
 			"requester.login_name", `no user with login name "faraday.bott"; did you mean "faraday.bot"?`, "faraday.bot"},

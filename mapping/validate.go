@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 	"unicode"
 
@@ -544,8 +543,9 @@ func compileRaw(base *servicedesk.RequestInput, f *Field, key, udf string, isUDF
 	}
 	// A top-level field: it must be one the request has, with a value of
 	// the right shape. Try it on a scratch copy first.
-	obj := make([]byte, 0, len(key)+len(raw)+4)
-	obj = strconv.AppendQuote(append(obj, '{'), key)
+	quoted, _ := json.Marshal(key) // a string always marshals
+	obj := make([]byte, 0, len(quoted)+len(raw)+3)
+	obj = append(append(obj, '{'), quoted...)
 	obj = append(append(append(obj, ':'), raw...), '}')
 	var scratch servicedesk.RequestInput
 	dec := json.NewDecoder(bytes.NewReader(obj))

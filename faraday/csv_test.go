@@ -657,3 +657,59 @@ func TestIDLines(t *testing.T) {
 		t.Error("151 found")
 	}
 }
+
+// TestExportRealFileReordered writes the real export back with its columns
+// in reverse order and two of them dropped: the reader must read the same
+// values (the header decides), and a dropped column only empties its field.
+func TestExportRealFileReordered(t *testing.T) {
+	data := testutil.ReadFixture(t, "faraday", "faraday_vulns_export.csv")
+	all, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	drop := map[string]bool{"service": true, "cvss2_vector_string": true}
+	var keep []int
+	for i := len(all[0]) - 1; i >= 0; i-- {
+		if !drop[all[0][i]] {
+			keep = append(keep, i)
+		}
+	}
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	for _, row := range all {
+		out := make([]string, len(keep))
+		for k, i := range keep {
+			out[k] = row[i]
+		}
+		if err := w.Write(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Flush()
+
+	read := func(b []byte) *ExportRecord {
+		r, err := NewExportReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, errs := readAllRecords(t, r)
+		if len(recs) != 1 || len(errs) != 0 {
+			t.Fatalf("%d records, errors %v", len(recs), errs)
+		}
+		return recs[0]
+	}
+	orig, moved := read(data), read(buf.Bytes())
+	if orig.Service.Text == "" || moved.Service.Text != "" {
+		t.Errorf("service text %q / %q", orig.Service.Text, moved.Service.Text)
+	}
+	orig.Service.Text = ""
+	// Conflicts come in header order, which was reversed.
+	if !slices.Equal(orig.Conflicts, []string{"web_vulnerability", "impact_integrity", "impact_availability"}) ||
+		!slices.Equal(moved.Conflicts, []string{"impact_availability", "impact_integrity", "web_vulnerability"}) {
+		t.Errorf("conflicts %v / %v", orig.Conflicts, moved.Conflicts)
+	}
+	moved.Conflicts = orig.Conflicts
+	if !reflect.DeepEqual(orig, moved) {
+		t.Errorf("reordered export reads differently:\n%+v\n%+v", orig, moved)
+	}
+}

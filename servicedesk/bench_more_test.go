@@ -269,4 +269,3 @@ func BenchmarkWalkRequests(b *testing.B) {
 		})
 	}
 }
-

@@ -144,4 +144,3 @@ func checkTag(tag string) error {
 	}
 	return nil
 }
-

@@ -26,9 +26,9 @@ const (
 
 // zohoServer issues access tokens at-1, at-2, … and records each request.
 type zohoServer struct {
-	mu     sync.Mutex
-	calls  int
-	bodies []string // overrides: the n-th call answers bodies[n] if set
+	mu      sync.Mutex
+	calls   int
+	bodies  []string      // overrides: the n-th call answers bodies[n] if set
 	gate    chan struct{} // when set, each call waits for it to close
 	entered chan struct{} // when set, each call sends on it before waiting
 	t       *testing.T

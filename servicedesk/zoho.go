@@ -455,9 +455,13 @@ func safeCode(raw json.RawMessage) string {
 		return "(unreadable)"
 	}
 	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+		if !isCodeRune(r) {
 			return "(unreadable)"
 		}
 	}
 	return s
+}
+
+func isCodeRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.'
 }

@@ -418,7 +418,7 @@ func TestZohoRefreshFailureSurfacesThroughTheClient(t *testing.T) {
 		t.Fatalf("SDP was called %d times without a token", n)
 	}
 	var ce *servicedesk.CheckError
-	if err := c.Ping(context.Background()); !errors.As(err, &ce) || ce.Problem != servicedesk.ErrUnauthorized {
+	if err := c.Ping(context.Background()); !errors.As(err, &ce) || !errors.Is(ce.Problem, servicedesk.ErrUnauthorized) {
 		t.Fatalf("Ping: %v, want a CheckError for ErrUnauthorized", err)
 	}
 }

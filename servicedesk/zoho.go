@@ -131,7 +131,8 @@ type ZohoConfig struct {
 // the client asks Reauthenticate once: if the rejected token is still the
 // current one it is dropped and one refresh is made, and the call is sent
 // once more; a token already renewed by another caller is reused without
-// a refresh. Refreshes are counted in a sliding window and kept within
+// a refresh; a token younger than ZohoFreshTokenAge is not renewed (the
+// 401 is returned with an explanation). Refreshes are counted in a sliding window and kept within
 // Zoho's limit (ZohoRefreshLimit per ZohoRefreshWindow): beyond it the
 // source returns an error matching ErrRefreshLimit without calling Zoho.
 // An error answer is never stored as a token, even with HTTP 200.
@@ -150,6 +151,7 @@ type ZohoTokenSource struct {
 	access    string
 	expiry    time.Time // when access expires
 	renewAt   time.Time // when access is renewed
+	issued    time.Time // when access was obtained
 	apiDomain string
 	flight    *tokenFlight
 	refreshes []time.Time // starts of the refreshes in the window, oldest first
@@ -264,11 +266,25 @@ func (z *ZohoTokenSource) Reauthenticate(ctx context.Context, rejected *http.Req
 	if !ok || old == "" {
 		return false, nil
 	}
+	z.mu.Lock()
+	age := z.now().Sub(z.issued)
+	fresh := z.access == old && age < ZohoFreshTokenAge
+	z.mu.Unlock()
+	if fresh {
+		return false, fmt.Errorf("servicedesk: the access token was rejected %v after Zoho issued it; not renewed, as a new one would be refused alike: check the OAuth scopes (for example SDPOnDemand.setup.READ for templates, SDPOnDemand.users.READ for users), the portal and the data centre",
+			age.Round(time.Second))
+	}
 	if _, err := z.token(ctx, old); err != nil {
 		return false, err
 	}
 	return true, nil
 }
+
+// ZohoFreshTokenAge is the age under which a rejected access token is not
+// renewed: SDP refusing a token Zoho has just issued points to missing
+// scopes or a wrong portal or data centre, which a new token would not
+// fix, and renewals are limited (ZohoRefreshLimit).
+const ZohoFreshTokenAge = 30 * time.Second
 
 // token returns a usable token. A non-empty rejected token is treated as
 // invalid if it is still the current one.
@@ -315,6 +331,7 @@ func (z *ZohoTokenSource) token(ctx context.Context, rejected string) (string, e
 			z.access = tr.accessToken
 			z.expiry = now.Add(tr.expiresIn)
 			z.renewAt = z.expiry.Add(-min(z.margin, tr.expiresIn/2))
+			z.issued = now
 			z.apiDomain = tr.apiDomain
 			f.token = tr.accessToken
 		}

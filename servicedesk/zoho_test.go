@@ -504,3 +504,34 @@ func TestZohoFreshTokenRejectedIsNotRenewed(t *testing.T) {
 	}
 	assertNoZohoSecret(t, "error", err.Error())
 }
+
+func TestZohoFollowerTakesOverWhenTheLeaderGivesUp(t *testing.T) {
+	t.Parallel()
+	z, srv := newZoho(t, testutil.NewClock(t0))
+	srv.gate = make(chan struct{})
+	srv.entered = make(chan struct{}, 2)
+	leaderCtx, cancelLeader := context.WithCancel(context.Background())
+	leaderDone := make(chan error, 1)
+	go func() {
+		_, err := z.Token(leaderCtx)
+		leaderDone <- err
+	}()
+	<-srv.entered // the leader's refresh is in flight
+	followerDone := make(chan string, 1)
+	go func() {
+		tok, err := z.Token(context.Background())
+		if err != nil {
+			t.Errorf("follower: %v", err)
+		}
+		followerDone <- tok
+	}()
+	cancelLeader()
+	if err := <-leaderDone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("leader error %v, want context.Canceled", err)
+	}
+	<-srv.entered // the follower made its own refresh
+	close(srv.gate)
+	if tok := <-followerDone; !strings.HasPrefix(tok, "at-SECRET-") {
+		t.Fatalf("follower token %q", tok)
+	}
+}

@@ -166,12 +166,14 @@ type tokenFlight struct {
 // NewZohoTokenSource checks cfg and returns a token source. It does no
 // I/O: the first token is fetched by the first call.
 func NewZohoTokenSource(cfg ZohoConfig) (*ZohoTokenSource, error) {
-	for name, v := range map[string]string{"client id": cfg.ClientID, "client secret": cfg.ClientSecret, "refresh token": cfg.RefreshToken} {
-		if strings.TrimSpace(v) == "" {
-			return nil, fmt.Errorf("servicedesk: Zoho %s is empty", name)
+	for _, f := range []struct{ name, v string }{
+		{"client id", cfg.ClientID}, {"client secret", cfg.ClientSecret}, {"refresh token", cfg.RefreshToken},
+	} {
+		if strings.TrimSpace(f.v) == "" {
+			return nil, fmt.Errorf("servicedesk: Zoho %s is empty", f.name)
 		}
-		if strings.ContainsAny(v, " \t\r\n") {
-			return nil, fmt.Errorf("servicedesk: Zoho %s contains a space or line break (value not shown)", name)
+		if strings.ContainsAny(f.v, " \t\r\n") {
+			return nil, fmt.Errorf("servicedesk: Zoho %s contains a space or line break (value not shown)", f.name)
 		}
 	}
 	accounts := cfg.AccountsURL

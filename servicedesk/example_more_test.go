@@ -192,3 +192,48 @@ func ExampleMandatoryFieldCache() {
 	// [udf_fields.udf_sline_301]
 	// [udf_fields.udf_sline_301]
 }
+
+func ExampleLookupService_All() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = fmt.Fprint(w, `{"response_status":[{"status_code":2000,"status":"success"}],"list_info":{"has_more_rows":false,"row_count":3},
+			"statuses":[{"id":"1","name":"Open","in_progress":true,"internal_name":"Open"},
+			{"id":"3","name":"On Hold","in_progress":true,"internal_name":"Onhold","stop_timer":true},
+			{"id":"4","name":"Closed","internal_name":"Closed"}]}`)
+	}))
+	defer srv.Close()
+	c, _ := servicedesk.NewClient(srv.URL, servicedesk.WithAuthToken("0A1B2C3D"), servicedesk.WithHTTPClient(srv.Client()))
+	for s, err := range c.Statuses.All(context.Background(), nil) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("%s (%s) in progress %t, timer stopped %t\n", s.Name, s.InternalName, s.InProgress, s.StopTimer)
+	}
+	// Output:
+	// Open (Open) in progress true, timer stopped false
+	// On Hold (Onhold) in progress true, timer stopped true
+	// Closed (Closed) in progress false, timer stopped false
+}
+
+func ExampleTemplatesService_Get() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = fmt.Fprint(w, `{"request_template":{"id":"301","name":"Security finding","inactive":false,
+			"layouts":[{"id":"71","sections":[{"id":"81","name":"Details","fields":[
+				{"name":"subject","scopings":[{"scope":"requester","access":"editable"}]},
+				{"name":"udf_fields.txt_cve","display_order":2}]}]}]},
+			"response_status":{"status_code":2000,"status":"success"}}`)
+	}))
+	defer srv.Close()
+	c, _ := servicedesk.NewClient(srv.URL, servicedesk.WithAuthToken("0A1B2C3D"), servicedesk.WithHTTPClient(srv.Client()))
+	tpl, err := c.Templates.Get(context.Background(), "301")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(tpl.Name, tpl.Fields())
+	// Keys the client does not model stay available, raw.
+	fmt.Println(string(tpl.Layouts[0].Sections[0].Fields[1].Extra["display_order"]))
+	// Output:
+	// Security finding [subject udf_fields.txt_cve]
+	// 2
+}

@@ -161,6 +161,9 @@ type tokenFlight struct {
 	done  chan struct{}
 	token string
 	err   error
+	// abandoned: the refresh failed because the refreshing caller's own
+	// context ended, which says nothing about the waiters' chances.
+	abandoned bool
 }
 
 // NewZohoTokenSource checks cfg and returns a token source. It does no
@@ -310,9 +313,8 @@ func (z *ZohoTokenSource) token(ctx context.Context, rejected string) (string, e
 				return "", fmt.Errorf("servicedesk: waiting for a Zoho token refresh: %w", ctx.Err())
 			}
 			if f.err != nil {
-				// The leader's context ended; ours has not: try again.
-				if (errors.Is(f.err, context.Canceled) || errors.Is(f.err, context.DeadlineExceeded)) && ctx.Err() == nil {
-					continue
+				if f.abandoned && ctx.Err() == nil {
+					continue // the refreshing caller gave up; ours may refresh
 				}
 				return "", f.err
 			}
@@ -338,6 +340,7 @@ func (z *ZohoTokenSource) token(ctx context.Context, rejected string) (string, e
 			f.token = tr.accessToken
 		}
 		f.err = err
+		f.abandoned = err != nil && ctx.Err() != nil
 		z.flight = nil
 		z.mu.Unlock()
 		close(f.done)

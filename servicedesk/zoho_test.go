@@ -278,8 +278,8 @@ func TestZohoErrorAnswers(t *testing.T) {
 	z, _ := servicedesk.NewZohoTokenSource(servicedesk.ZohoConfig{ClientID: "c", ClientSecret: zohoSecret, RefreshToken: zohoRefresh,
 		AccountsURL: zohoAccounts, HTTPClient: &http.Client{Transport: mock}})
 	_, err := z.Token(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "HTTP 500") {
-		t.Fatalf("500: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 500") || errors.Is(err, servicedesk.ErrUnauthorized) {
+		t.Fatalf("500: %v, want an error that is not a refusal", err)
 	}
 	assertNoZohoSecret(t, "500", err.Error())
 }

@@ -28,7 +28,6 @@ type fields struct {
 	hasDesc   bool
 	id        string // the raw id text (quotes removed)
 	hasID     bool
-	idQuoted  bool
 	token     string // the body's Authorization value
 	hasToken  bool
 }
@@ -227,9 +226,12 @@ func readDesc(body []byte, i, end int) ([]byte, bool) {
 }
 
 // scanTail reads the fields at the end of the body backwards, from the
-// closing brace, and fills f's id and token with the last occurrence of
-// each. It returns the index where the tail fields begin (the comma
-// before the first of them), or -1 when none was read.
+// closing brace, and fills f's id and token. It reads only the fields a
+// template puts after the description, "id" and "Authorization", each
+// once: the first one read backwards is the last occurrence, and a second
+// occurrence, or any other key, is text of the description. It returns
+// the index where the tail fields begin (the comma before the first of
+// them), or -1 when none was read.
 func scanTail(body []byte, f *fields) int {
 	i := skipSpaceBack(body, len(body))
 	if i == 0 || body[i-1] != '}' {
@@ -237,28 +239,22 @@ func scanTail(body []byte, f *fields) int {
 	}
 	i--
 	start := -1
-	for n := 0; n < maxTailFields; n++ {
+	for range maxTailFields {
 		key, val, quoted, at, ok := fieldBack(body, i)
 		if !ok {
 			break
 		}
-		switch key {
-		case keyID:
-			if !f.hasID {
-				f.id, f.hasID, f.idQuoted = val, true, quoted
-			}
-		case keyAuthorization:
-			if !f.hasToken && quoted {
-				f.token, f.hasToken = val, true
-			}
-		case keyDesc, keyStatus:
-			// The scan walked into the description or the status: the
-			// fields read so far are the whole tail.
+		switch {
+		case key == keyID && !f.hasID:
+			f.id, f.hasID = val, true
+		case key == keyAuthorization && !f.hasToken && quoted:
+			f.token, f.hasToken = val, true
+		default:
 			return start
 		}
 		j := skipSpaceBack(body, at)
 		if j == 0 || body[j-1] != ',' {
-			break
+			return at
 		}
 		i = j - 1
 		start = i

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -50,7 +51,42 @@ func NewHandler(cfg Config) (*Handler, error) {
 	}, nil
 }
 
+// Header values shared by every answer; net/http only reads them.
+var (
+	headerJSON    = []string{"application/json"}
+	headerNosniff = []string{"nosniff"}
+)
+
+var answerPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+var errTooLarge = errors.New("webhook: body too large")
+
+// readBody reads body into buf, failing with errTooLarge past limit bytes.
+// It reads the body directly, without a wrapper, so that nothing but the
+// pooled buffer is allocated.
+func readBody(buf *bytes.Buffer, body io.Reader, limit int64) error {
+	for {
+		if int64(buf.Len()) > limit {
+			return errTooLarge
+		}
+		buf.Grow(4096)
+		b := buf.AvailableBuffer()
+		b = b[:min(int64(cap(b)), limit+1-int64(buf.Len()))]
+		n, err := body.Read(b)
+		buf.Write(b[:n])
+		if err == io.EOF {
+			if int64(buf.Len()) > limit {
+				return errTooLarge
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
 
 // delivery is an authenticated, understood request.
 type delivery struct {
@@ -104,8 +140,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o *Outcome) {
 			bufPool.Put(buf)
 		}
 	}()
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
-		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+	if err := readBody(buf, r.Body, limit); err != nil {
+		if errors.Is(err, errTooLarge) {
+			// Do not read on: tell the server to close the connection.
+			w.Header().Set("Connection", "close")
 			reject(o, http.StatusRequestEntityTooLarge, ReasonTooLarge, "")
 			return
 		}
@@ -356,46 +394,78 @@ func (h *Handler) apply(ctx context.Context, d *delivery, link faraday.Link, in 
 		claim := link.Clone()
 		prev := link.LastIncoming
 		claim.LastIncoming = &faraday.IncomingChange{Status: d.sdpStatus, ChangeID: claimPrefix + d.id, At: faraday.NewTime(now)}
-		if _, err := h.cfg.Links.CompareAndSet(ctx, claim, link.Revision); err != nil {
+		claimed, err := h.cfg.Links.CompareAndSet(ctx, claim, link.Revision)
+		if err != nil {
 			if errors.Is(err, faraday.ErrConflict) {
 				continue
 			}
 			return "", "", err
 		}
-		err = h.retry(ctx, func() error { return h.cfg.Vulns.SetStatus(ctx, key, in.Status) })
+		err = h.setStatus(ctx, key, in.Status)
 		if err != nil {
-			h.settleClaim(ctx, key, d.id, func(c *faraday.IncomingChange) *faraday.IncomingChange { return prev })
+			h.settleClaim(ctx, claimed, d.id, prev)
 			if errors.Is(err, ErrVulnNotFound) {
 				return ResultIgnored, ReasonVulnNotFound, nil
 			}
 			return "", "", err
 		}
-		h.settleClaim(ctx, key, d.id, func(c *faraday.IncomingChange) *faraday.IncomingChange {
-			done := *c
-			done.ChangeID = d.id
-			return &done
-		})
+		done := *claimed.LastIncoming
+		done.ChangeID = d.id
+		h.settleClaim(ctx, claimed, d.id, &done)
 		return ResultUpdated, "", nil
 	}
 	return "", "", fmt.Errorf("webhook: link %s kept changing: %w", key, faraday.ErrConflict)
 }
 
-// settleClaim replaces this delivery's claim in LastIncoming (commit or
-// roll back). If the claim is gone (another delivery took over), it leaves
-// the link alone; a failure only logs, since the claim expires anyway.
-func (h *Handler) settleClaim(ctx context.Context, key faraday.VulnKey, id string, to func(*faraday.IncomingChange) *faraday.IncomingChange) {
-	errGone := errors.New("claim gone")
-	_, err := faraday.UpdateLink(context.WithoutCancel(ctx), h.cfg.Links, key, casAttempts, func(l *faraday.Link) error {
-		if l.Revision == 0 || l.LastIncoming == nil || l.LastIncoming.ChangeID != claimPrefix+id {
-			return errGone
+// setStatus sets the vuln's status, retried.
+func (h *Handler) setStatus(ctx context.Context, key faraday.VulnKey, status faraday.Status) error {
+	var err error
+	for i := 0; i < h.cfg.Retry.Attempts; i++ {
+		if i > 0 {
+			if werr := h.pause(ctx, i); werr != nil {
+				return errors.Join(err, werr)
+			}
 		}
-		l.LastIncoming = to(l.LastIncoming)
+		err = h.cfg.Vulns.SetStatus(ctx, key, status)
+		if !retryable(ctx, err) {
+			return err
+		}
+	}
+	return err
+}
+
+var errClaimGone = errors.New("webhook: claim gone")
+
+// settleClaim replaces this delivery's claim in LastIncoming with to (the
+// committed change, or what was there before the claim). It first tries
+// the revision the claim wrote; if the link changed since, it re-reads it,
+// and leaves it alone when the claim is gone (another delivery took over).
+// A failure only logs: the claim expires after ClaimTimeout anyway.
+func (h *Handler) settleClaim(ctx context.Context, claimed faraday.Link, id string, to *faraday.IncomingChange) {
+	next := claimed
+	next.LastIncoming = to
+	_, err := h.cfg.Links.CompareAndSet(ctx, next, claimed.Revision)
+	if !errors.Is(err, faraday.ErrConflict) && ctx.Err() == nil {
+		if err != nil {
+			h.logSettle(ctx, claimed.Key, id, err)
+		}
+		return
+	}
+	_, err = faraday.UpdateLink(context.WithoutCancel(ctx), h.cfg.Links, claimed.Key, casAttempts, func(l *faraday.Link) error {
+		if l.Revision == 0 || l.LastIncoming == nil || l.LastIncoming.ChangeID != claimPrefix+id {
+			return errClaimGone
+		}
+		l.LastIncoming = to
 		return nil
 	})
-	if err != nil && !errors.Is(err, errGone) {
-		h.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook: could not settle the claim on the link",
-			slog.String("delivery", id), slog.String("vuln", key.String()), slog.String("error", err.Error()))
+	if err != nil && !errors.Is(err, errClaimGone) {
+		h.logSettle(ctx, claimed.Key, id, err)
 	}
+}
+
+func (h *Handler) logSettle(ctx context.Context, key faraday.VulnKey, id string, err error) {
+	h.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook: could not settle the claim on the link",
+		slog.String("delivery", id), slog.String("vuln", key.String()), slog.String("error", err.Error()))
 }
 
 func (h *Handler) getLink(ctx context.Context, key faraday.VulnKey) (faraday.Link, error) {
@@ -417,26 +487,37 @@ func sameStatus(a, b string) bool {
 // other than a not-found, a conflict or the request's end, pausing
 // Retry.Wait, then twice that, and so on.
 func (h *Handler) retry(ctx context.Context, fn func() error) error {
-	wait := h.cfg.Retry.Wait
 	var err error
 	for i := 0; i < h.cfg.Retry.Attempts; i++ {
 		if i > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return errors.Join(err, ctx.Err())
-			case <-t.C:
+			if werr := h.pause(ctx, i); werr != nil {
+				return errors.Join(err, werr)
 			}
-			wait *= 2
 		}
 		err = fn()
-		if err == nil || errors.Is(err, ErrVulnNotFound) || errors.Is(err, faraday.ErrLinkNotFound) ||
-			errors.Is(err, faraday.ErrConflict) || ctx.Err() != nil {
+		if !retryable(ctx, err) {
 			return err
 		}
 	}
 	return err
+}
+
+func retryable(ctx context.Context, err error) bool {
+	return err != nil && !errors.Is(err, ErrVulnNotFound) && !errors.Is(err, faraday.ErrLinkNotFound) &&
+		!errors.Is(err, faraday.ErrConflict) && ctx.Err() == nil
+}
+
+// pause waits before attempt i (1 for the second call): Retry.Wait
+// doubled i-1 times.
+func (h *Handler) pause(ctx context.Context, i int) error {
+	t := time.NewTimer(h.cfg.Retry.Wait << (i - 1))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // fail answers 503 and hands the delivery to the dead-letter callback.
@@ -468,14 +549,15 @@ func (h *Handler) Replay(ctx context.Context, dl DeadLetter) Outcome {
 }
 
 func (h *Handler) write(w http.ResponseWriter, o *Outcome) {
-	var arr [256]byte
-	b := o.answer(arr[:0])
+	bp := answerPool.Get().(*[]byte)
+	b := o.answer((*bp)[:0])
 	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("Content-Length", strconv.Itoa(len(b)))
-	hd.Set("X-Content-Type-Options", "nosniff")
+	hd["Content-Type"] = headerJSON
+	hd["X-Content-Type-Options"] = headerNosniff
 	w.WriteHeader(o.Code)
 	_, _ = w.Write(b)
+	*bp = b
+	answerPool.Put(bp)
 }
 
 // log writes the request's one line: outcome, vuln, timing; never the

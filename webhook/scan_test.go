@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -223,5 +224,29 @@ func TestNewHandlerValidates(t *testing.T) {
 	f := newFixture(t, nil)
 	if f.h.cfg.Limits.MaxBodyBytes != 1<<20 || f.h.cfg.EchoWindow != DefaultEchoWindow || len(f.h.cfg.Scopes) != 1 {
 		t.Fatalf("defaults not applied: %+v", f.h.cfg.Limits)
+	}
+}
+
+// TestChunkedBodyOverLimit: a body without a length is cut at the limit.
+func TestChunkedBodyOverLimit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *Config) { c.Limits.MaxBodyBytes = 1000 })
+	body := seedBody("Closed", strings.Repeat("x", 1000), f.valid)
+	req := httptest.NewRequest(http.MethodPost, Path, io.NopCloser(strings.NewReader(body)))
+	req.ContentLength = -1
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	if rec.Code != 413 || rec.Body.String() != `{"error":"body_too_large"}` {
+		t.Fatalf("%d %s", rec.Code, rec.Body.String())
+	}
+	// Exactly at the limit is accepted.
+	body = seedBody("Closed", f.footer(vulnA), f.valid)
+	body += strings.Repeat(" ", 1000-len(body))
+	req = httptest.NewRequest(http.MethodPost, Path, io.NopCloser(strings.NewReader(body)))
+	req.ContentLength = -1
+	rec = httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	if rec.Code != 200 || rec.Body.String() != ansUpdatedClosed {
+		t.Fatalf("at the limit: %d %s", rec.Code, rec.Body.String())
 	}
 }

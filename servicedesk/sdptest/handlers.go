@@ -95,6 +95,7 @@ func (s *Server) commitEdit(old, r *reqRec) {
 	s.stamp(r, old.status)
 	before := s.render(old)
 	*old = *r
+	old.view = nil
 	s.hooks.fire(s, actionEdit, before, s.render(old), old)
 }
 
@@ -208,6 +209,7 @@ func (s *Server) addNote(id string, input []byte) (int, any, *apiError) {
 	n.added = s.now().UnixMilli()
 	n.updated = n.added
 	r.notes = append(r.notes, n)
+	r.view = nil
 	return http.StatusCreated, entity(s.noteKey(), s.renderNote(n, r, true)), nil
 }
 

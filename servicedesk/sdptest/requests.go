@@ -47,7 +47,9 @@ type reqRec struct {
 	udf             map[string]any
 	notes           []*noteRec
 	statusComments  string
-	lastEditedByAPI bool
+	// view caches render's result until the request changes; it is
+	// never modified once built.
+	view map[string]any
 }
 
 type noteRec struct {
@@ -63,6 +65,7 @@ func (r *reqRec) clone() *reqRec {
 	c.udf = maps.Clone(r.udf)
 	c.closure = maps.Clone(r.closure)
 	c.notes = slices.Clone(r.notes)
+	c.view = nil
 	return &c
 }
 
@@ -93,7 +96,15 @@ var cloudListKeys = []string{
 }
 
 // render returns the request as SDP's JSON object of the server's flavour.
+// The map is shared: callers must not change it.
 func (s *Server) render(r *reqRec) map[string]any {
+	if r.view == nil {
+		r.view = s.build(r)
+	}
+	return r.view
+}
+
+func (s *Server) build(r *reqRec) map[string]any {
 	var cat, sub, item any
 	if r.category != nil {
 		cat = r.category.ref()

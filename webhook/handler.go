@@ -162,7 +162,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o *Outcome) {
 			return
 		}
 		addr := clientAddr(r, h.cfg.TrustedProxies)
-		if ok, wait := h.failures.allow(addr.String(), now); !ok {
+		if ok, wait := h.failures.allow(addrKey(addr), now); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
 			reject(o, http.StatusTooManyRequests, ReasonRateLimited, "")
 			return
@@ -331,7 +331,26 @@ func (h *Handler) findLink(ctx context.Context, d *delivery) (faraday.Link, erro
 	return link, err
 }
 
-const claimPrefix = "claim:"
+// Prefixes of LastIncoming.ChangeID: a change being applied, and an echo
+// consumed. A committed change has the bare delivery id.
+const (
+	claimPrefix = "claim:"
+	echoPrefix  = "echo:"
+)
+
+// isDuplicate reports whether li, the link's last incoming change, is
+// another delivery of the same status that is still being applied, or an
+// echo consumed with no other status seen since, within ClaimTimeout: SDP
+// sends copies of one delivery within moments, while a technician must
+// change the status in between (a delivery that clears the echo record)
+// to send it again.
+func (h *Handler) isDuplicate(li *faraday.IncomingChange, d *delivery, now time.Time) bool {
+	if li == nil || !sameStatus(li.Status, d.sdpStatus) || now.Sub(li.At.Time) >= h.cfg.ClaimTimeout {
+		return false
+	}
+	return strings.HasPrefix(li.ChangeID, claimPrefix) && li.ChangeID != claimPrefix+d.id ||
+		strings.HasPrefix(li.ChangeID, echoPrefix)
+}
 
 // casAttempts bounds the compare-and-set loop of one delivery.
 const casAttempts = 16
@@ -354,9 +373,27 @@ func (h *Handler) apply(ctx context.Context, d *delivery, link faraday.Link, in 
 			}
 		}
 		now := h.cfg.Now()
+		if li := link.LastIncoming; li != nil && strings.HasPrefix(li.ChangeID, echoPrefix) && !sameStatus(li.Status, d.sdpStatus) {
+			// The ticket moved on since the echo: copies of the echo no
+			// longer need recognising, and the same status set again
+			// later is a real change.
+			next := link.Clone()
+			next.LastIncoming.ChangeID = strings.TrimPrefix(li.ChangeID, echoPrefix)
+			stored, err := h.cfg.Links.CompareAndSet(ctx, next, link.Revision)
+			if err != nil {
+				if errors.Is(err, faraday.ErrConflict) {
+					continue
+				}
+				return "", "", err
+			}
+			link = stored
+		}
 		if mapping.IsEcho(d.sdpStatus, mapping.PushedOf(&link.ServiceDeskEntry), h.cfg.EchoWindow, now) {
 			next := link.Clone()
 			next.EchoConsumed = true
+			// Recorded so that a second copy of this delivery, arriving
+			// while the echo would no longer match, is a duplicate.
+			next.LastIncoming = &faraday.IncomingChange{Status: d.sdpStatus, ChangeID: echoPrefix + d.id, At: faraday.NewTime(now)}
 			if _, err := h.cfg.Links.CompareAndSet(ctx, next, link.Revision); err != nil {
 				if errors.Is(err, faraday.ErrConflict) {
 					continue
@@ -372,9 +409,7 @@ func (h *Handler) apply(ctx context.Context, d *delivery, link faraday.Link, in 
 		default:
 			return ResultIgnored, ReasonNotMapped, nil
 		}
-		if li := link.LastIncoming; li != nil && strings.HasPrefix(li.ChangeID, claimPrefix) &&
-			li.ChangeID != claimPrefix+d.id && sameStatus(li.Status, d.sdpStatus) &&
-			now.Sub(li.At.Time) < h.cfg.ClaimTimeout {
+		if h.isDuplicate(link.LastIncoming, d, now) {
 			return ResultUnchanged, ReasonDuplicate, nil
 		}
 		var cur faraday.Status

@@ -250,3 +250,17 @@ func TestChunkedBodyOverLimit(t *testing.T) {
 		t.Fatalf("at the limit: %d %s", rec.Code, rec.Body.String())
 	}
 }
+
+func TestAddrKey(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"192.0.2.7":             "192.0.2.7",
+		"2001:db8:1:2:3:4:5:6":  "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff::1":  "2001:db8:1:2::/64",
+		"::ffff:198.51.100.250": "198.51.100.250",
+	} {
+		if got := addrKey(netip.MustParseAddr(in)); got != want {
+			t.Errorf("addrKey(%s) = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -42,12 +42,12 @@ func runChild() int {
 	if err != nil {
 		return fail(err)
 	}
-	defer links.Close()
+	defer func() { _ = links.Close() }()
 	tokens, err := faraday.OpenFileTokenStore(os.Getenv(envChildTokens))
 	if err != nil {
 		return fail(err)
 	}
-	defer tokens.Close()
+	defer func() { _ = tokens.Close() }()
 	c, err := faraday.NewClient(os.Getenv(envChildFaraday), faraday.WithToken("jwt-test"), faraday.WithoutRetries())
 	if err != nil {
 		return fail(err)

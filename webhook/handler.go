@@ -96,6 +96,7 @@ type delivery struct {
 	sdpStatus string
 	ref       faraday.VulnKey // zero when the description has none
 	refOther  bool            // the reference is another instance's
+	settleErr error           // a claim that could not be settled
 }
 
 // ServeHTTP answers one webhook delivery.
@@ -157,8 +158,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o *Outcome) {
 	tok, err := h.authenticate(ctx, &f, r.Header.Get(HeaderToken), now)
 	if err != nil {
 		if !isTokenProblem(err) {
-			h.cfg.Logger.LogAttrs(ctx, slog.LevelError, "webhook: token store failed", slog.String("delivery", o.DeliveryID), slog.String("error", err.Error()))
-			o.Code, o.Result, o.Reason = http.StatusServiceUnavailable, ResultFailed, ReasonUnavailable
+			o.Code, o.Result, o.Reason, o.Err = http.StatusServiceUnavailable, ResultFailed, ReasonUnavailable, err
 			return
 		}
 		addr := clientAddr(r, h.cfg.TrustedProxies)
@@ -178,8 +178,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o *Outcome) {
 	if h.cfg.Roles != nil {
 		role, err := h.cfg.Roles(ctx, tok.UserID)
 		if err != nil {
-			h.cfg.Logger.LogAttrs(ctx, slog.LevelError, "webhook: role lookup failed", slog.String("delivery", o.DeliveryID), slog.String("error", err.Error()))
-			o.Code, o.Result, o.Reason = http.StatusServiceUnavailable, ResultFailed, ReasonUnavailable
+			o.Code, o.Result, o.Reason, o.Err = http.StatusServiceUnavailable, ResultFailed, ReasonUnavailable, fmt.Errorf("role lookup: %w", err)
 			return
 		}
 		if !role.Allowed(faraday.UnitServiceDesk, faraday.ActionUpdate) {
@@ -208,6 +207,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o *Outcome) {
 		if ref, ok := mapping.ParseReference(f.description()); ok {
 			d.ref = faraday.VulnKey{Workspace: ref.Workspace, VulnID: ref.VulnID}
 			d.refOther = h.cfg.Statuses.Reference(ref.Workspace, ref.VulnID).Instance != ref.Instance
+			o.Reference = d.ref
 		}
 	}
 	h.process(ctx, &d, o)
@@ -279,8 +279,14 @@ func (h *Handler) process(ctx context.Context, d *delivery, o *Outcome) {
 		ok200(ResultIgnored, ReasonNoReference)
 		return
 	}
-	if d.ticketID == "" && d.refOther {
-		ok200(ResultIgnored, ReasonOtherInstance)
+	if d.refOther {
+		// Another instance's reference: without an id it names no vuln
+		// of ours; with one, id and reference cannot agree.
+		if d.ticketID == "" {
+			ok200(ResultIgnored, ReasonOtherInstance)
+		} else {
+			ok200(ResultIgnored, ReasonMismatch)
+		}
 		return
 	}
 	link, err := h.findLink(ctx, d)
@@ -293,15 +299,13 @@ func (h *Handler) process(ctx context.Context, d *delivery, o *Outcome) {
 		return
 	}
 	o.Vuln = link.Key
-	if d.ticketID != "" && d.ref != (faraday.VulnKey{}) && (d.refOther || d.ref != link.Key) {
-		h.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook: ticket id and footer reference disagree; nothing applied",
-			slog.String("delivery", d.id), slog.String("ticket", d.ticketID),
-			slog.String("linked_vuln", link.Key.String()), slog.String("reference", d.ref.String()))
+	if d.ticketID != "" && d.ref != (faraday.VulnKey{}) && d.ref != link.Key {
 		ok200(ResultIgnored, ReasonMismatch)
 		return
 	}
 	in := h.cfg.Statuses.Incoming(d.sdpStatus)
 	res, reason, err := h.apply(ctx, d, link, in)
+	o.Err = d.settleErr
 	if err != nil {
 		h.fail(ctx, d, o, err)
 		return
@@ -438,7 +442,7 @@ func (h *Handler) apply(ctx context.Context, d *delivery, link faraday.Link, in 
 		}
 		err = h.setStatus(ctx, key, in.Status)
 		if err != nil {
-			h.settleClaim(ctx, claimed, d.id, prev)
+			h.settleClaim(ctx, d, claimed, prev)
 			if errors.Is(err, ErrVulnNotFound) {
 				return ResultIgnored, ReasonVulnNotFound, nil
 			}
@@ -446,7 +450,7 @@ func (h *Handler) apply(ctx context.Context, d *delivery, link faraday.Link, in 
 		}
 		done := *claimed.LastIncoming
 		done.ChangeID = d.id
-		h.settleClaim(ctx, claimed, d.id, &done)
+		h.settleClaim(ctx, d, claimed, &done)
 		return ResultUpdated, "", nil
 	}
 	return "", "", fmt.Errorf("webhook: link %s kept changing: %w", key, faraday.ErrConflict)
@@ -475,14 +479,16 @@ var errClaimGone = errors.New("webhook: claim gone")
 // committed change, or what was there before the claim). It first tries
 // the revision the claim wrote; if the link changed since, it re-reads it,
 // and leaves it alone when the claim is gone (another delivery took over).
-// A failure only logs: the claim expires after ClaimTimeout anyway.
-func (h *Handler) settleClaim(ctx context.Context, claimed faraday.Link, id string, to *faraday.IncomingChange) {
+// A failure is only reported (Outcome.Err): the claim expires after
+// ClaimTimeout anyway.
+func (h *Handler) settleClaim(ctx context.Context, d *delivery, claimed faraday.Link, to *faraday.IncomingChange) {
+	id := d.id
 	next := claimed
 	next.LastIncoming = to
 	_, err := h.cfg.Links.CompareAndSet(ctx, next, claimed.Revision)
 	if !errors.Is(err, faraday.ErrConflict) && ctx.Err() == nil {
 		if err != nil {
-			h.logSettle(ctx, claimed.Key, id, err)
+			d.settleErr = fmt.Errorf("settling the claim: %w", err)
 		}
 		return
 	}
@@ -494,13 +500,8 @@ func (h *Handler) settleClaim(ctx context.Context, claimed faraday.Link, id stri
 		return nil
 	})
 	if err != nil && !errors.Is(err, errClaimGone) {
-		h.logSettle(ctx, claimed.Key, id, err)
+		d.settleErr = fmt.Errorf("settling the claim: %w", err)
 	}
-}
-
-func (h *Handler) logSettle(ctx context.Context, key faraday.VulnKey, id string, err error) {
-	h.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook: could not settle the claim on the link",
-		slog.String("delivery", id), slog.String("vuln", key.String()), slog.String("error", err.Error()))
 }
 
 func (h *Handler) getLink(ctx context.Context, key faraday.VulnKey) (faraday.Link, error) {
@@ -557,9 +558,7 @@ func (h *Handler) pause(ctx context.Context, i int) error {
 
 // fail answers 503 and hands the delivery to the dead-letter callback.
 func (h *Handler) fail(ctx context.Context, d *delivery, o *Outcome, err error) {
-	o.Code, o.Result, o.Reason = http.StatusServiceUnavailable, ResultFailed, ReasonUnavailable
-	h.cfg.Logger.LogAttrs(ctx, slog.LevelError, "webhook: store failed; delivery dead-lettered",
-		slog.String("delivery", d.id), slog.String("error", err.Error()))
+	o.Code, o.Result, o.Reason, o.Err = http.StatusServiceUnavailable, ResultFailed, ReasonUnavailable, err
 	if h.cfg.DeadLetter != nil {
 		h.cfg.DeadLetter(DeadLetter{
 			DeliveryID: d.id, At: d.at, TicketID: d.ticketID, Reference: d.ref,
@@ -573,7 +572,7 @@ func (h *Handler) fail(ctx context.Context, d *delivery, o *Outcome, err error) 
 // dead-letter callback again). The echo check uses the current clock.
 func (h *Handler) Replay(ctx context.Context, dl DeadLetter) Outcome {
 	start := time.Now()
-	o := Outcome{DeliveryID: dl.DeliveryID, TicketID: dl.TicketID, SDPStatus: dl.SDPStatus}
+	o := Outcome{DeliveryID: dl.DeliveryID, TicketID: dl.TicketID, Reference: dl.Reference, SDPStatus: dl.SDPStatus}
 	d := delivery{id: dl.DeliveryID, at: dl.At, ticketID: dl.TicketID, sdpStatus: dl.SDPStatus, ref: dl.Reference}
 	h.process(ctx, &d, &o)
 	o.Duration = time.Since(start)
@@ -599,14 +598,17 @@ func (h *Handler) write(w http.ResponseWriter, o *Outcome) {
 // token, never the description.
 func (h *Handler) log(r *http.Request, o *Outcome) {
 	level := slog.LevelInfo
-	if o.Code >= 400 {
+	switch {
+	case o.Code >= 500:
+		level = slog.LevelError
+	case o.Code >= 400 || o.Err != nil || o.Reason == ReasonMismatch:
 		level = slog.LevelWarn
 	}
 	ctx := r.Context()
 	if !h.cfg.Logger.Enabled(ctx, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 10)
+	attrs := make([]slog.Attr, 0, 13)
 	attrs = append(attrs,
 		slog.String("delivery", o.DeliveryID),
 		slog.Int("code", o.Code),
@@ -623,11 +625,17 @@ func (h *Handler) log(r *http.Request, o *Outcome) {
 	if o.Vuln.VulnID != 0 {
 		attrs = append(attrs, slog.String("vuln", o.Vuln.String()))
 	}
+	if o.Reference.VulnID != 0 {
+		attrs = append(attrs, slog.String("reference", o.Reference.String()))
+	}
 	if o.SDPStatus != "" {
 		attrs = append(attrs, slog.String("sdp_status", o.SDPStatus))
 	}
 	if o.Status.Valid() {
 		attrs = append(attrs, slog.String("status", o.Status.String()))
+	}
+	if o.Err != nil {
+		attrs = append(attrs, slog.String("error", o.Err.Error()))
 	}
 	attrs = append(attrs, slog.String("remote", r.RemoteAddr), slog.Duration("duration", o.Duration))
 	h.cfg.Logger.LogAttrs(ctx, level, "webhook delivery", attrs...)

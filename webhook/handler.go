@@ -295,7 +295,7 @@ func (h *Handler) process(ctx context.Context, d *delivery, o *Outcome) {
 		ok200(ResultIgnored, ReasonUnknownTicket)
 		return
 	case err != nil:
-		h.fail(ctx, d, o, err)
+		h.fail(d, o, err)
 		return
 	}
 	o.Vuln = link.Key
@@ -307,7 +307,7 @@ func (h *Handler) process(ctx context.Context, d *delivery, o *Outcome) {
 	res, reason, err := h.apply(ctx, d, link, in)
 	o.Err = d.settleErr
 	if err != nil {
-		h.fail(ctx, d, o, err)
+		h.fail(d, o, err)
 		return
 	}
 	if res == ResultUpdated || reason == ReasonAlreadySet {
@@ -557,7 +557,7 @@ func (h *Handler) pause(ctx context.Context, i int) error {
 }
 
 // fail answers 503 and hands the delivery to the dead-letter callback.
-func (h *Handler) fail(ctx context.Context, d *delivery, o *Outcome, err error) {
+func (h *Handler) fail(d *delivery, o *Outcome, err error) {
 	o.Code, o.Result, o.Reason, o.Err = http.StatusServiceUnavailable, ResultFailed, ReasonUnavailable, err
 	if h.cfg.DeadLetter != nil {
 		h.cfg.DeadLetter(DeadLetter{

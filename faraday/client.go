@@ -362,10 +362,17 @@ func (t *limitedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		if r.Body != nil {
 			_ = r.Body.Close()
 		}
-		return nil, err
+		return nil, &limiterError{err: err}
 	}
 	return t.next.RoundTrip(r)
 }
+
+// limiterError marks a refusal of the rate limiter (such as a wait that
+// would pass the context's deadline): retrying cannot help.
+type limiterError struct{ err error }
+
+func (e *limiterError) Error() string { return "faraday: rate limiter: " + e.err.Error() }
+func (e *limiterError) Unwrap() error { return e.err }
 
 // CloseIdleConnections closes idle connections of the underlying transport.
 func (t *limitedTransport) CloseIdleConnections() {
@@ -392,6 +399,10 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 	}
 	idem, _ := ctx.Value(idempotentKey).(bool)
 	if err != nil {
+		var le *limiterError
+		if errors.As(err, &le) {
+			return false, nil
+		}
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			return true, nil
 		}
@@ -423,10 +434,17 @@ func isTLSOrURLProblem(err error) bool {
 // backoff waits Retry-After when the server sends one (capped at max), else
 // an exponential wait from min with full jitter, capped at max.
 func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
+	var h http.Header
 	if resp != nil {
-		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			return min(d, maxWait)
-		}
+		h = resp.Header
+	}
+	return backoffFor(minWait, maxWait, attempt, h)
+}
+
+// backoffFor is backoff given the response headers (nil without a response).
+func backoffFor(minWait, maxWait time.Duration, attempt int, h http.Header) time.Duration {
+	if d, ok := retryAfter(h.Get("Retry-After"), time.Now()); ok {
+		return min(d, maxWait)
 	}
 	d := minWait << min(attempt, 30)
 	if d <= 0 || d > maxWait {
@@ -447,7 +465,7 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 		if s < 0 {
 			return 0, false
 		}
-		return time.Duration(s) * time.Second, true
+		return time.Duration(min(s, 1<<30)) * time.Second, true // no overflow
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		return max(t.Sub(now), 0), true

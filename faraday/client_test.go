@@ -590,3 +590,42 @@ func TestClientAgainstFakeLeavesNoGoroutine(t *testing.T) {
 		t.Errorf("expired context: %v", err)
 	}
 }
+
+// refusingLimiter refuses every wait, as rate.Limiter does when the wait
+// would pass the context's deadline.
+type refusingLimiter struct{ n atomic.Int32 }
+
+var errTooLong = errors.New("would exceed context deadline")
+
+func (l *refusingLimiter) Wait(context.Context) error {
+	l.n.Add(1)
+	return errTooLong
+}
+
+func TestLimiterRefusalIsNotRetried(t *testing.T) {
+	t.Parallel()
+	lim := &refusingLimiter{}
+	c, mock := setup(t, faraday.WithLimiter(lim))
+	_, err := c.Workspaces.List(context.Background())
+	if !errors.Is(err, errTooLong) || lim.n.Load() != 1 || mock.GetTotalCallCount() != 0 {
+		t.Errorf("err %v after %d waits and %d calls", err, lim.n.Load(), mock.GetTotalCallCount())
+	}
+}
+
+// TestVulnsAllStopsWhenTheServerDoesNotPage: a server answering the whole
+// list to a paged request is read once, without repeating vulns.
+func TestVulnsAllStopsWhenTheServerDoesNotPage(t *testing.T) {
+	t.Parallel()
+	c, mock := setup(t)
+	mock.RegisterResponder("GET", testAPI+"/ws/acme/vulns", jsonResponder(200, listBody(t, 0, "vuln_12.json", "vuln_40.json")))
+	var ids []int64
+	for v, err := range c.Vulns.All(context.Background(), "acme", &faraday.ListVulnsOptions{PageSize: 1}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, v.ID)
+	}
+	if !reflect.DeepEqual(ids, []int64{12, 40}) || mock.GetTotalCallCount() != 1 {
+		t.Errorf("ids %v after %d calls", ids, mock.GetTotalCallCount())
+	}
+}

@@ -1,6 +1,7 @@
 package faraday
 
 import (
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -242,8 +243,9 @@ func isListCol(c int) bool {
 // the whole record into a *RowError naming the line of the row that held it
 // and the column. Only I/O errors and a bad header stop the reader.
 //
-// Memory. Only the current group of rows is held, plus one map entry per
-// distinct id (to recognise repeats): memory grows with the number of
+// Memory. Only the current group of rows is held, plus the line of each
+// distinct id's first record (to recognise repeats; 16 bytes an id while
+// ids ascend, a map entry otherwise): memory grows with the number of
 // distinct ids, not with the size of the file.
 //
 // Mapping. confirmed, id, name, desc (also Description), data, resolution,
@@ -270,11 +272,53 @@ type ExportReader struct {
 	extraCols []int        // header indexes of unknown columns
 	workspace string
 
-	seen   map[int64]int // id → line of its first record
+	seen   idLines // id → line of its first record
 	run    exportRun
 	stats  ExportStats
 	err    error     // sticky: I/O error or EOF reached
 	queued *RowError // a row error to return after the pending record
+}
+
+// idLines remembers the line of each id's first record. Exports usually
+// list ids in ascending order; while they come so, the ids sit in a sorted
+// slice (16 bytes each, binary search); the first id out of order moves
+// them to a map.
+type idLines struct {
+	sorted []idLine
+	m      map[int64]int
+}
+
+type idLine struct {
+	id   int64
+	line int
+}
+
+func (s *idLines) get(id int64) (int, bool) {
+	if s.m != nil {
+		line, ok := s.m[id]
+		return line, ok
+	}
+	i, ok := slices.BinarySearchFunc(s.sorted, id, func(e idLine, id int64) int { return cmp.Compare(e.id, id) })
+	if !ok {
+		return 0, false
+	}
+	return s.sorted[i].line, true
+}
+
+// add records a new id (get reported it absent).
+func (s *idLines) add(id int64, line int) {
+	if s.m == nil {
+		if n := len(s.sorted); n == 0 || s.sorted[n-1].id < id {
+			s.sorted = append(s.sorted, idLine{id, line})
+			return
+		}
+		s.m = make(map[int64]int, 2*len(s.sorted))
+		for _, e := range s.sorted {
+			s.m[e.id] = e.line
+		}
+		s.sorted = nil
+	}
+	s.m[id] = line
 }
 
 // exportRun is the group of adjacent rows being merged.
@@ -318,7 +362,7 @@ func WithExportWorkspace(name string) ExportOption {
 func NewExportReader(r io.Reader, opts ...ExportOption) (*ExportReader, error) {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
-	er := &ExportReader{cr: cr, seen: make(map[int64]int)}
+	er := &ExportReader{cr: cr}
 	for i, opt := range opts {
 		if opt == nil {
 			return nil, fmt.Errorf("%w: export option %d is nil", ErrInvalidOption, i)
@@ -483,9 +527,16 @@ func (r *ExportReader) start(rec []string, id int64, idText string, line int) {
 	run.more = run.more[:0]
 	run.conflicts = run.conflicts[:0]
 	copy(run.vals, rec)
-	for i := range run.src {
-		run.src[i] = line
+	// run.src is filled only when a second row arrives (see merge and
+	// srcLine): most vulns have one row.
+}
+
+// srcLine returns the line the run's value of header index i came from.
+func (run *exportRun) srcLine(i int) int {
+	if run.rows == 1 {
+		return run.line
 	}
+	return run.src[i]
 }
 
 func isEmptyValue(known int, v string) bool {
@@ -502,6 +553,11 @@ func isEmptyValue(known int, v string) bool {
 // merge folds a row with the run's id into the run.
 func (r *ExportReader) merge(rec []string, line int) {
 	run := &r.run
+	if run.rows == 1 {
+		for i := range run.src {
+			run.src[i] = run.line
+		}
+	}
 	run.rows++
 	for i, v := range rec {
 		known := r.known[i]
@@ -544,11 +600,11 @@ func (r *ExportReader) flush() (*ExportRecord, error) {
 		r.stats.Malformed++
 		return nil, err
 	}
-	if first, ok := r.seen[run.id]; ok {
+	if first, ok := r.seen.get(run.id); ok {
 		rec.RepeatOf = first
 		r.stats.Repeated++
 	} else {
-		r.seen[run.id] = run.line
+		r.seen.add(run.id, run.line)
 	}
 	r.stats.Records++
 	return rec, nil
@@ -557,7 +613,7 @@ func (r *ExportReader) flush() (*ExportRecord, error) {
 // rowErr makes the error for column c of the run.
 func (r *ExportReader) rowErr(c int, err error) *RowError {
 	i := r.col[c]
-	return &RowError{Line: r.run.src[i], ID: r.run.idText, Column: r.header[i], Err: err}
+	return &RowError{Line: r.run.srcLine(i), ID: r.run.idText, Column: r.header[i], Err: err}
 }
 
 // get returns the merged value of a known column ("" when absent).
@@ -571,37 +627,39 @@ func (r *ExportReader) get(c int) string {
 func (r *ExportReader) build() (*ExportRecord, error) {
 	run := &r.run
 	b := builder{r: r}
-	// One allocation for the record and its vuln.
+	// One allocation for the record, its vuln and their parts.
 	both := &struct {
-		rec ExportRecord
-		v   Vuln
+		rec  ExportRecord
+		v    Vuln
+		svc  Service
+		esvc ExportService
+		risk Risk
 	}{}
 	v := &both.v
-	*v = Vuln{
-		ID:          run.id,
-		ObjectID:    run.id,
-		ObjID:       run.idText,
-		Name:        r.get(colName),
-		Desc:        r.get(colDesc),
-		Description: r.get(colDesc),
-		Data:        r.get(colData),
-		Resolution:  r.get(colResolution),
-		Target:      r.get(colTarget),
-		HostOS:      r.get(colOS),
-		Owner:       r.get(colOwner),
-		Website:     r.get(colWebsite),
-		Path:        r.get(colPath),
-		Method:      r.get(colMethod),
-		Params:      r.get(colParams),
-		ParamName:   r.get(colPname),
-		Query:       r.get(colQuery),
-		Request:     r.get(colRequest),
-		Response:    r.get(colResponse),
-		ExternalID:  r.get(colExternalID),
-
-		WorkspaceName: r.workspace,
-		Type:          TypeVulnerability,
-	}
+	// Fields are set one by one: a composite literal would be built aside
+	// and copied, and a Vuln is large.
+	v.ID = run.id
+	v.ObjectID = run.id
+	v.ObjID = run.idText
+	v.Name = r.get(colName)
+	v.Desc = r.get(colDesc)
+	v.Description = r.get(colDesc)
+	v.Data = r.get(colData)
+	v.Resolution = r.get(colResolution)
+	v.Target = r.get(colTarget)
+	v.HostOS = r.get(colOS)
+	v.Owner = r.get(colOwner)
+	v.Website = r.get(colWebsite)
+	v.Path = r.get(colPath)
+	v.Method = r.get(colMethod)
+	v.Params = r.get(colParams)
+	v.ParamName = r.get(colPname)
+	v.Query = r.get(colQuery)
+	v.Request = r.get(colRequest)
+	v.Response = r.get(colResponse)
+	v.ExternalID = r.get(colExternalID)
+	v.WorkspaceName = r.workspace
+	v.Type = TypeVulnerability
 	v.Confirmed = b.boolean(colConfirmed)
 	if b.boolean(colWeb) {
 		v.Type = TypeVulnerabilityWeb
@@ -635,7 +693,8 @@ func (r *ExportReader) build() (*ExportRecord, error) {
 	v.CVSS3 = b.cvss(colCVSS3Vector, colCVSS3Score)
 	v.CVSS4 = b.cvss(colCVSS4Vector, colCVSS4Score)
 	if r.get(colRiskScore) != "" || r.get(colRiskSeverity) != "" {
-		v.Risk = &Risk{Score: int(b.integer(colRiskScore)), Severity: r.get(colRiskSeverity)}
+		both.risk = Risk{Score: int(b.integer(colRiskScore)), Severity: r.get(colRiskSeverity)}
+		v.Risk = &both.risk
 	}
 	v.Impact = Impact{
 		Confidentiality: b.boolean(colImpactConfidentiality),
@@ -653,7 +712,7 @@ func (r *ExportReader) build() (*ExportRecord, error) {
 	}
 
 	out := &both.rec
-	*out = ExportRecord{Vuln: v, Line: run.line, Rows: run.rows}
+	out.Vuln, out.Line, out.Rows = v, run.line, run.rows
 	out.Host = ExportHost{
 		ID:          b.integer(colHostID),
 		Description: r.get(colHostDescription),
@@ -665,7 +724,8 @@ func (r *ExportReader) build() (*ExportRecord, error) {
 		Tags:        b.strings(colHostTags),
 	}
 	if sid := b.integer(colServiceID); sid != 0 {
-		v.Service = &Service{
+		v.Service = &both.svc
+		*v.Service = Service{
 			ID:       sid,
 			Port:     int(b.integer(colPort)),
 			Status:   r.get(colServiceStatus),
@@ -675,7 +735,8 @@ func (r *ExportReader) build() (*ExportRecord, error) {
 			Summary:  r.get(colSummary),
 		}
 		v.Parent, v.ParentType = sid, ParentService
-		out.Service = &ExportService{
+		out.Service = &both.esvc
+		*out.Service = ExportService{
 			Text:        r.get(colService),
 			Description: r.get(colServiceDescription),
 			Owned:       b.boolean(colServiceOwned),
@@ -811,9 +872,10 @@ func parseExportTime(s string) (Time, bool) {
 	switch {
 	case rest == "" || rest == "Z":
 	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
-		oh, okh := strconv.Atoi(rest[1:3])
-		om, okm := strconv.Atoi(rest[4:6])
-		if okh != nil || okm != nil || oh > 23 || om > 59 {
+		base := len(s) - 6
+		oh, okh := num(base+1, base+3)
+		om, okm := num(base+4, base+6)
+		if !okh || !okm || oh > 23 || om > 59 {
 			return Time{}, false
 		}
 		offset = oh*3600 + om*60
@@ -835,18 +897,24 @@ func (b *builder) cvss(vecCol, scoreCol int) *CVSS {
 	if vec == "" && score == "" {
 		return nil
 	}
-	out := &CVSS{}
+	// One allocation for the object and the values it points to.
+	box := &struct {
+		c   CVSS
+		vec string
+		f   float64
+	}{vec: vec}
 	if vec != "" {
-		out.VectorString = &vec
+		box.c.VectorString = &box.vec
 	}
 	if score != "" {
 		f, err := strconv.ParseFloat(score, 64)
 		if err != nil {
 			b.fail(scoreCol, fmt.Errorf("%s is not a number", quoteValue(score)))
 		}
-		out.BaseScore = &f
+		box.f = f
+		box.c.BaseScore = &box.f
 	}
-	return out
+	return &box.c
 }
 
 // listFail records err for the list column at header index i, read from
@@ -866,7 +934,7 @@ func (b *builder) strings(c int) []string {
 	}
 	run := &b.r.run
 	out, err := parsePyStrings(run.vals[i])
-	b.listFail(i, run.src[i], err)
+	b.listFail(i, run.srcLine(i), err)
 	out = unite(nil, out)
 	for _, m := range run.more {
 		if m.col == i {
@@ -886,7 +954,7 @@ func (b *builder) refs() []Ref {
 	}
 	run := &b.r.run
 	out, err := parsePyRefs(run.vals[i])
-	b.listFail(i, run.src[i], err)
+	b.listFail(i, run.srcLine(i), err)
 	out = unite(nil, out)
 	for _, m := range run.more {
 		if m.col == i {

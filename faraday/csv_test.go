@@ -485,7 +485,7 @@ func TestParseExportTime(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"2024-04-31 00:00:00", "2023-02-29 00:00:00", "2024-13-01 00:00:00", "2024-04-22 24:00:00",
-		"2024-04-22T14:47:07+0000", "2024-04-22 14:47:07.", "2024-04-22", "yesterday", "2024-04-22 14:47:07 UTC"} {
+		"2024-04-22T14:47:07+0000", "2024-04-22T14:47:07+00:+0", "2024-04-22 14:47:07.", "2024-04-22", "yesterday", "2024-04-22 14:47:07 UTC"} {
 		if _, ok := parseExportTime(in); ok {
 			t.Errorf("%s accepted by the fast path", in)
 		}
@@ -625,4 +625,91 @@ func FuzzAppendJSONString(f *testing.F) {
 			t.Fatalf("%q → %s → %q", s, raw, back)
 		}
 	})
+}
+
+func TestIDLines(t *testing.T) {
+	var s idLines
+	for i, id := range []int64{2, 5, 9, 3, 1, 12} { // ascending, then not
+		if _, ok := s.get(id); ok {
+			t.Fatalf("%d present before add", id)
+		}
+		s.add(id, 10+i)
+	}
+	for i, id := range []int64{2, 5, 9, 3, 1, 12} {
+		if line, ok := s.get(id); !ok || line != 10+i {
+			t.Errorf("get(%d) = %d, %v", id, line, ok)
+		}
+	}
+	if _, ok := s.get(4); ok {
+		t.Error("4 found")
+	}
+	var asc idLines
+	for id := int64(1); id <= 100; id++ {
+		asc.add(id*3, int(id))
+	}
+	if asc.m != nil || len(asc.sorted) != 100 {
+		t.Error("ascending ids left the slice")
+	}
+	if line, ok := asc.get(150); !ok || line != 50 {
+		t.Errorf("get(150) = %d, %v", line, ok)
+	}
+	if _, ok := asc.get(151); ok {
+		t.Error("151 found")
+	}
+}
+
+// TestExportRealFileReordered writes the real export back with its columns
+// in reverse order and two of them dropped: the reader must read the same
+// values (the header decides), and a dropped column only empties its field.
+func TestExportRealFileReordered(t *testing.T) {
+	data := testutil.ReadFixture(t, "faraday", "faraday_vulns_export.csv")
+	all, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	drop := map[string]bool{"service": true, "cvss2_vector_string": true}
+	var keep []int
+	for i := len(all[0]) - 1; i >= 0; i-- {
+		if !drop[all[0][i]] {
+			keep = append(keep, i)
+		}
+	}
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	for _, row := range all {
+		out := make([]string, len(keep))
+		for k, i := range keep {
+			out[k] = row[i]
+		}
+		if err := w.Write(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Flush()
+
+	read := func(b []byte) *ExportRecord {
+		r, err := NewExportReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, errs := readAllRecords(t, r)
+		if len(recs) != 1 || len(errs) != 0 {
+			t.Fatalf("%d records, errors %v", len(recs), errs)
+		}
+		return recs[0]
+	}
+	orig, moved := read(data), read(buf.Bytes())
+	if orig.Service.Text == "" || moved.Service.Text != "" {
+		t.Errorf("service text %q / %q", orig.Service.Text, moved.Service.Text)
+	}
+	orig.Service.Text = ""
+	// Conflicts come in header order, which was reversed.
+	if !slices.Equal(orig.Conflicts, []string{"web_vulnerability", "impact_integrity", "impact_availability"}) ||
+		!slices.Equal(moved.Conflicts, []string{"impact_availability", "impact_integrity", "web_vulnerability"}) {
+		t.Errorf("conflicts %v / %v", orig.Conflicts, moved.Conflicts)
+	}
+	moved.Conflicts = orig.Conflicts
+	if !reflect.DeepEqual(orig, moved) {
+		t.Errorf("reordered export reads differently:\n%+v\n%+v", orig, moved)
+	}
 }

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"log"
 	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/vulndesk/mesd/faraday"
 	"github.com/vulndesk/mesd/faraday/faradaytest"
@@ -140,4 +143,26 @@ FALSE,8,Old TLS,low,opened,[],FALSE,TLS 1.0 is enabled.
 	// 7 "SQL injection" critical VulnerabilityWeb [db.example.com db2.example.com] rows=2 conflicts=[web_vulnerability]
 	// 8 "Old TLS" low Vulnerability [] rows=1 conflicts=[]
 	// {Rows:3 Records:2 Merged:1 Repeated:0 Malformed:0}
+}
+
+// A client with the habits a server process wants: an API token, a bound
+// on every attempt, a few quick retries and a request rate it never
+// exceeds. NewClient does no I/O and checks every option.
+func ExampleNewClient() {
+	c, err := faraday.NewClient("https://faraday.example.com",
+		faraday.WithToken("eyJhbGciOiJIUzUxMiJ9.example.token"),
+		faraday.WithTimeout(10*time.Second),
+		faraday.WithRetry(3, 100*time.Millisecond, 2*time.Second),
+		faraday.WithRateLimit(rate.Limit(20), 5),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(c.BaseURL())
+
+	_, err = faraday.NewClient("https://admin:password@faraday.example.com")
+	fmt.Println(errors.Is(err, faraday.ErrInvalidOption), strings.Contains(err.Error(), "password"))
+	// Output:
+	// https://faraday.example.com/
+	// true false
 }

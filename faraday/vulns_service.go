@@ -172,7 +172,9 @@ func (s *VulnsService) All(ctx context.Context, ws string, opts *ListVulnsOption
 				}
 			}
 			seen += len(page.Vulns)
-			if len(page.Vulns) < o.PageSize || seen >= page.Count {
+			// Stop on a short page, when the total is reached, or when the
+			// server did not page at all (more than a page came back).
+			if len(page.Vulns) != o.PageSize || (page.Count > 0 && seen >= page.Count) {
 				return
 			}
 			o.Page++

@@ -5,7 +5,9 @@
 // status codes as Faraday's community server (see the reference notes,
 // faraday-api.md §7). It checks "Authorization: Token <jwt>" and HTTP Basic
 // credentials, refuses changes to read-only workspaces with Faraday's 403,
-// and is safe for concurrent use.
+// and is safe for concurrent use. Tests can inject failures (Server.Fail)
+// and read back the state (Server.Vuln) and the requests received
+// (Server.Requests).
 //
 // It is a fake, not an emulator: the JSON filter language supports the
 // operators listed on Server, and only status, severity and confirmed can
@@ -51,6 +53,20 @@ type Server struct {
 	wsOrder    []string
 	nextWSID   int
 	nextVulnID int64
+	faults     []*fault
+	requests   []Request
+}
+
+// Request is one request the server received (after authentication).
+type Request struct {
+	Method string
+	Path   string // URL path, such as /_api/v3/ws/acme/vulns/12
+}
+
+type fault struct {
+	method, path string
+	status       int
+	left         int
 }
 
 type workspace struct {
@@ -108,6 +124,24 @@ func newServer(opts ...Option) *Server {
 	mux.HandleFunc("PATCH /_api/v3/ws/{ws}/vulns/{id}", s.patchVuln)
 	s.handler = s.auth(mux)
 	return s
+}
+
+// Fail makes the next times requests with this method and exactly this
+// URL path (such as "PATCH", "/_api/v3/ws/acme/vulns/12") answer status
+// with a JSON message, without touching the state; a 429 or 503 carries
+// "Retry-After: 0". Faults apply in the order they were added.
+func (s *Server) Fail(method, path string, status, times int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &fault{method: method, path: path, status: status, left: times})
+}
+
+// Requests returns the requests received so far, in order (those refused
+// for authentication excluded).
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
 }
 
 // URL returns the server root to give to faraday.NewClient.
@@ -286,11 +320,32 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		open := len(s.tokens) == 0 && len(s.users) == 0
 		s.mu.Unlock()
 		if open || s.authorized(r.Header.Get("Authorization")) {
+			if status := s.record(r); status != 0 {
+				if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+					w.Header().Set("Retry-After", "0")
+				}
+				writeMessage(w, status, "faradaytest: injected failure")
+				return
+			}
 			next.ServeHTTP(w, r)
 			return
 		}
 		writeMessage(w, http.StatusUnauthorized, "Authentication required")
 	})
+}
+
+// record logs the request and returns the status of a matching fault, or 0.
+func (s *Server) record(r *http.Request) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path})
+	for _, f := range s.faults {
+		if f.left > 0 && f.method == r.Method && f.path == r.URL.Path {
+			f.left--
+			return f.status
+		}
+	}
+	return 0
 }
 
 func (s *Server) authorized(h string) bool {

@@ -322,3 +322,34 @@ func TestConcurrentUse(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestFaultsAndRequestLog: injected failures are retried by the client
+// where its policy says so; the log shows every attempt.
+func TestFaultsAndRequestLog(t *testing.T) {
+	srv := seeded(t, 2)
+	c := client(t, srv) // one retry
+	ctx := context.Background()
+	srv.Fail("PATCH", "/_api/v3/ws/acme/vulns/1", http.StatusServiceUnavailable, 1)
+	srv.Fail("GET", "/_api/v3/ws/acme/vulns/2", http.StatusInternalServerError, 1)
+	if _, err := c.Vulns.UpdateStatus(ctx, "acme", 1, faraday.StatusClosed); err != nil {
+		t.Errorf("503 then success: %v", err)
+	}
+	if _, err := c.Vulns.Get(ctx, "acme", 2); !errors.Is(err, faraday.ErrServer) {
+		t.Errorf("500: %v", err)
+	}
+	if _, err := c.Vulns.Get(ctx, "acme", 2); err != nil {
+		t.Errorf("after the fault: %v", err)
+	}
+	want := []faradaytest.Request{
+		{Method: "PATCH", Path: "/_api/v3/ws/acme/vulns/1"},
+		{Method: "PATCH", Path: "/_api/v3/ws/acme/vulns/1"},
+		{Method: "GET", Path: "/_api/v3/ws/acme/vulns/2"},
+		{Method: "GET", Path: "/_api/v3/ws/acme/vulns/2"},
+	}
+	if got := srv.Requests(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("requests = %v", got)
+	}
+	if v, _ := srv.Vuln("acme", 1); v.Status != faraday.StatusClosed {
+		t.Errorf("status %v", v.Status)
+	}
+}

@@ -21,7 +21,9 @@ type Catalog struct {
 	Technicians []string
 	Users       []CatalogUser
 	// Options lists the options of other dropdown fields by field key, as
-	// configured ("urgency", "impact", "udf_fields.udf_pick_5", …).
+	// configured ("urgency", "impact", "udf_fields.udf_pick_5", …). When
+	// Options is not nil, a dropdown field without an entry is reported:
+	// its value could not be checked.
 	Options map[string][]string
 	// Mandatory lists, per template (by name or id), the fields ServiceDesk
 	// named in 4012 "mandatory field" answers (servicedesk.Error.Fields),
@@ -213,6 +215,9 @@ func (c *Config) checkField(cat *Catalog, f *Field, path string, layout []string
 		}
 		opts, ok := cat.Options[key]
 		if !ok {
+			if cat.Options != nil {
+				ps.add(path+".value", fmt.Sprintf("the catalogue lists no options for %s, so %q cannot be checked; fetch its options", key, v))
+			}
 			return
 		}
 		if !containsName(opts, v) {

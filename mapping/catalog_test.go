@@ -85,11 +85,16 @@ func TestCheckReportsEachMismatch(t *testing.T) {
 		{"udf dropdown option", func(c *Config, _ *Catalog) {
 			c.Templates[1].Fields[1].Value = raw(`"P 1"`)
 		}, "templates[1].fields[1].value", `did you mean "P1"?`, "P1"},
+		{"dropdown without known options", func(_ *Config, cat *Catalog) { delete(cat.Options, "urgency") },
+			"templates[0].fields[2].value", "the catalogue lists no options for urgency", ""},
 		{"group", func(c *Config, _ *Catalog) { c.Templates[0].Fields[1].Value = raw(`"Netwrk"`) },
 			"templates[0].fields[1].value", `no group named "Netwrk"; did you mean "Network"?`, "Network"},
 		{"technician", func(c *Config, _ *Catalog) { c.Templates[1].Fields[0].Value = raw(`"Jane Doe"`) },
 			"templates[1].fields[0].value", `no technician named "Jane Doe"; did you mean`, "Jane Roe"},
-		{"field not in layout", func(c *Config, _ *Catalog) { c.Templates[0].Fields[2].Field = "impact" },
+		{"field not in layout", func(c *Config, cat *Catalog) {
+			c.Templates[0].Fields[2].Field = "impact"
+			cat.Options["impact"] = []string{"High"}
+		},
 			"templates[0].fields[2].field", `the template's layout has no field "impact"`, ""},
 		{"requester login unknown", func(c *Config, _ *Catalog) { c.Requester.LoginName = "faraday.bott" },
 			"requester.login_name", `no user with login name "faraday.bott"; did you mean "faraday.bot"?`, "faraday.bot"},
@@ -178,5 +183,39 @@ func TestClosest(t *testing.T) {
 	// Runes, not bytes: one accent is one edit.
 	if got, ok := Closest("Sécurité", []string{"Securite"}); !ok || got != "Securite" {
 		t.Errorf("accented: %q %v", got, ok)
+	}
+}
+
+func TestNewChecked(t *testing.T) {
+	c := loadSample(t)
+	if _, err := NewChecked(c, sampleCatalog()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewChecked(c, nil); err == nil {
+		t.Error("no error without a catalogue")
+	}
+	partial := sampleCatalog()
+	partial.Priorities, partial.Groups = nil, nil
+	delete(partial.Options, "urgency")
+	_, err := NewChecked(c, partial)
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("NewChecked with a partial catalogue = %v", err)
+	}
+	var paths []string
+	for _, p := range ps {
+		paths = append(paths, p.Path)
+	}
+	if got := strings.Join(paths, " "); got != "priorities templates[0].fields[1] templates[0].fields[2] templates[0].fields[2].value" {
+		t.Errorf("paths = %s\n%v", got, err)
+	}
+	c.Priorities["critical"] = "Critical"
+	_, err = NewChecked(c, sampleCatalog())
+	if !errors.As(err, &ps) || ps[0].Suggestion != "Urgent" {
+		t.Errorf("NewChecked = %v", err)
+	}
+	c.Priorities["critical"] = ""
+	if _, err := NewChecked(c, sampleCatalog()); !errors.As(err, &ps) || ps[0].Path != "priorities.critical" {
+		t.Errorf("NewChecked on an invalid config = %v", err)
 	}
 }

@@ -200,7 +200,89 @@ func ParseConfig(data []byte) (*Config, error) {
 		off := dec.InputOffset()
 		return nil, fmt.Errorf("mapping: config: %s: trailing data after the JSON object", position(data, off))
 	}
+	if path, off, dup := duplicateKey(data); dup {
+		return nil, fmt.Errorf("mapping: config: %s: %s is given twice (JSON would keep only the last)", position(data, off), path)
+	}
 	return &c, nil
+}
+
+// duplicateKey finds the first object key that appears twice in the same
+// object of data (a valid JSON value), and returns its path and the offset
+// just after it.
+func duplicateKey(data []byte) (path string, off int64, dup bool) {
+	type frame struct {
+		obj     bool
+		wantKey bool
+		keys    map[string]bool
+		path    string
+		key     string
+		idx     int
+	}
+	var stack []frame
+	child := func() string {
+		if len(stack) == 0 {
+			return ""
+		}
+		top := &stack[len(stack)-1]
+		if top.obj {
+			if top.path == "" {
+				return top.key
+			}
+			return mapKeyPath(top.path, top.key)
+		}
+		return indexPath(top.path, top.idx)
+	}
+	valueDone := func() {
+		if len(stack) == 0 {
+			return
+		}
+		top := &stack[len(stack)-1]
+		if top.obj {
+			top.wantKey = true
+		} else {
+			top.idx++
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", 0, false
+		}
+		if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].wantKey {
+			key, isKey := tok.(string)
+			if !isKey { // the object's closing '}'
+				stack = stack[:n-1]
+				valueDone()
+				if len(stack) == 0 {
+					return "", 0, false
+				}
+				continue
+			}
+			top := &stack[n-1]
+			if top.keys[key] {
+				top.key = key
+				return child(), dec.InputOffset(), true
+			}
+			top.keys[key] = true
+			top.key, top.wantKey = key, false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{obj: true, wantKey: true, keys: map[string]bool{}, path: child()})
+		case json.Delim('['):
+			stack = append(stack, frame{path: child()})
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			valueDone()
+		default:
+			valueDone()
+		}
+		if len(stack) == 0 {
+			return "", 0, false
+		}
+	}
 }
 
 // LoadConfig reads a Config from JSON with ParseConfig and validates it.

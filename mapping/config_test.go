@@ -73,6 +73,10 @@ func TestParseConfigRejects(t *testing.T) {
 		{"empty", ``, "empty input"},
 		{"truncated", `{"faraday_url": "x"`, "ends early"},
 		{"not an object", `[1]`, "found JSON array"},
+		{"duplicate key", "{\"priorities\": {\"low\": \"Low\",\n \"low\": \"High\"}}", "line 2, column 7: priorities.low is given twice"},
+		{"duplicate key in an array", `{"templates": [{"name": "a"}, {"name": "b", "fields": [{"field": "x", "field": "y"}]}]}`, "templates[1].fields[0].field is given twice"},
+		{"duplicate top-level key", `{"faraday_url": "a", "faraday_url": "b"}`, "faraday_url is given twice"},
+		{"duplicate quoted key", `{"incoming": {"On Hold": "open", "On Hold": "closed"}}`, `incoming["On Hold"] is given twice`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

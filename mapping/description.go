@@ -36,44 +36,52 @@ func (h *htmlBuilder) text(s string) {
 	last := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		var rep string
-		switch c {
-		case '&':
-			rep = "&amp;"
-		case '<':
-			rep = "&lt;"
-		case '>':
-			rep = "&gt;"
-		case '"':
-			rep = "&#34;"
-		case '\'':
-			rep = "&#39;"
-		case '\n':
-			rep = "<br>"
-		case '\r':
-			rep = "<br>"
-			if i+1 < len(s) && s[i+1] == '\n' {
-				h.b.WriteString(s[last:i])
-				h.b.WriteString(rep)
-				i++
-				last = i + 1
-				continue
-			}
-		case '\t':
+		k := escapeClass[c]
+		if k == escKeep {
 			continue
-		default:
-			if c >= 0x20 && c != 0x7f {
-				continue
-			}
-			rep = ""
 		}
 		h.b.WriteString(s[last:i])
-		h.b.WriteString(rep)
 		last = i + 1
+		switch k {
+		case escEntity:
+			h.b.WriteString(entities[c])
+		case escBreak:
+			if c == '\r' && i+1 < len(s) && s[i+1] == '\n' {
+				i++
+				last = i + 1
+			}
+			h.b.WriteString("<br>")
+		}
+		// escDrop: the byte is left out.
 	}
 	h.b.WriteString(s[last:])
 	h.marks = append(h.marks, mark{end: h.b.Len(), text: true})
 }
+
+const (
+	escKeep = iota
+	escEntity
+	escBreak
+	escDrop
+)
+
+// escapeClass says what text() does with each byte: the five characters
+// html.EscapeString escapes become the same entities, CR and LF become
+// <br>, other control characters except tab are dropped.
+var escapeClass = func() (t [256]uint8) {
+	for c := range 0x20 {
+		t[c] = escDrop
+	}
+	t['\t'] = escKeep
+	t[0x7f] = escDrop
+	t['\n'], t['\r'] = escBreak, escBreak
+	for _, c := range "&<>\"'" {
+		t[c] = escEntity
+	}
+	return t
+}()
+
+var entities = [256]string{'&': "&amp;", '<': "&lt;", '>': "&gt;", '"': "&#34;", '\'': "&#39;"}
 
 // cut returns the builder's HTML cut to at most n bytes: before a markup
 // stretch that does not fit whole, or inside an escaped text stretch at a
@@ -218,18 +226,24 @@ func (m *Mapper) section(h *htmlBuilder, s string, v *faraday.Vuln) {
 			h.markup("<br>")
 		}
 	case SectionWeb:
-		if !v.IsWeb() && v.Website == "" && v.Path == "" {
-			return
+		var sc string
+		if v.StatusCode != nil && *v.StatusCode != 0 {
+			sc = strconv.Itoa(*v.StatusCode)
 		}
-		h.markup("<br><b>Web</b><br>")
-		line(h, "Website", v.Website)
-		line(h, "Path", v.Path)
-		line(h, "Method", v.Method)
-		line(h, "Parameters", v.Params)
-		line(h, "Parameter name", v.ParamName)
-		line(h, "Query", v.Query)
-		if v.StatusCode != nil {
-			line(h, "Status code", strconv.Itoa(*v.StatusCode))
+		web := [...][2]string{
+			{"Website", v.Website}, {"Path", v.Path}, {"Method", v.Method}, {"Parameters", v.Params},
+			{"Parameter name", v.ParamName}, {"Query", v.Query}, {"Status code", sc},
+		}
+		header := false
+		for _, kv := range web {
+			if strings.TrimSpace(kv[1]) == "" {
+				continue
+			}
+			if !header {
+				h.markup("<br><b>Web</b><br>")
+				header = true
+			}
+			line(h, kv[0], kv[1])
 		}
 	}
 }

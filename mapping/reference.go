@@ -96,7 +96,7 @@ func parseRefAt(text string, i int) (Reference, bool) {
 	if i > 0 {
 		// The token must not be glued to a preceding word.
 		r, _ := utf8.DecodeLastRuneInString(text[:i])
-		if isASCIIAlnum(byteOf(r)) || r == '_' || r == ':' {
+		if isAlnumRune(r) || r == '_' || r == ':' {
 			return Reference{}, false
 		}
 	}
@@ -117,7 +117,7 @@ func parseRefAt(text string, i int) (Reference, bool) {
 	if len(s) > 8 {
 		// The token must end here.
 		r, _ := utf8.DecodeRuneInString(s[8:])
-		if isASCIIAlnum(byteOf(r)) || r == '_' || r == ':' {
+		if isAlnumRune(r) || r == '_' || r == ':' {
 			return Reference{}, false
 		}
 	}
@@ -150,13 +150,6 @@ func parseRefAt(text string, i int) (Reference, bool) {
 	return ref, true
 }
 
-func byteOf(r rune) byte {
-	if r < utf8.RuneSelf {
-		return byte(r)
-	}
-	return 0
-}
-
 // htmlToText turns HTML into text for finding references: tags become a
 // space when they break lines (br, p, div, li, tr, td, headings, …) and
 // nothing otherwise (an inline tag such as <span> or <wbr> inserted into a
@@ -168,6 +161,7 @@ func htmlToText(s string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(s))
+	unclosed := false
 	for len(s) > 0 {
 		i := strings.IndexByte(s, '<')
 		if i < 0 {
@@ -177,9 +171,17 @@ func htmlToText(s string) string {
 		b.WriteString(s[:i])
 		s = s[i:]
 		if strings.HasPrefix(s, "<!--") {
-			end := strings.Index(s[4:], "-->")
+			end := -1
+			if !unclosed {
+				end = strings.Index(s[4:], "-->")
+				unclosed = end < 0 // then no later comment closes either
+			}
 			if end < 0 {
-				break
+				// Unclosed: not a comment SDP would keep; read it as text
+				// so it cannot hide the footer.
+				b.WriteString("<!--")
+				s = s[4:]
+				continue
 			}
 			s = s[4+end+3:]
 			continue

@@ -59,6 +59,19 @@ func (m *Mapper) Tag(workspace string, vulnID int64) (string, error) {
 	return m.tag.render(m.label, workspace, vulnID), nil
 }
 
+// InstanceLabel returns the configured instance label ("" for a single
+// instance). A Reference whose Instance differs belongs to another
+// Faraday.
+func (m *Mapper) InstanceLabel() string { return m.label }
+
+// HasTag reports whether subject carries tag. The tag format's rules (a
+// delimiter after {id}, literal text around every placeholder that cannot
+// occur in its values) make plain containment exact: "[FRD acme/1]" is
+// not found in "[FRD acme/12]" nor in "[FRD xacme/1]".
+func HasTag(subject, tag string) bool {
+	return tag != "" && strings.Contains(subject, tag)
+}
+
 // Reference returns the footer reference of a vuln.
 func (m *Mapper) Reference(workspace string, vulnID int64) Reference {
 	return Reference{Instance: m.label, Workspace: workspace, VulnID: vulnID}
@@ -199,8 +212,8 @@ func (m *Mapper) Subject(v *faraday.Vuln) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrUnmappable, err)
 	}
-	// Fixed parts (literals, tag, workspace, id) are kept; text parts
-	// (name, severity, target) share what is left of the limit, in order.
+	// Fixed parts (literals, tag, workspace, id) are kept whole; text
+	// parts (name, severity, target) share what is left of the limit.
 	type part struct {
 		text  string
 		fixed bool

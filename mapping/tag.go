@@ -104,14 +104,18 @@ const (
 )
 
 func isWorkspaceRune(r rune) bool {
-	return r < utf8.RuneSelf && (isASCIIAlnum(byte(r)) || strings.ContainsRune(workspacePunct, r))
+	return isAlnumRune(r) || strings.ContainsRune(workspacePunct, r)
 }
 
 func isInstanceRune(r rune) bool {
-	return r < utf8.RuneSelf && (isASCIIAlnum(byte(r)) || strings.ContainsRune(instancePunct, r))
+	return isAlnumRune(r) || strings.ContainsRune(instancePunct, r)
 }
 
 func isIDRune(r rune) bool { return r >= '0' && r <= '9' }
+
+func isAlnumRune(r rune) bool {
+	return (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+}
 
 func isASCIIAlnum(b byte) bool {
 	return (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z')
@@ -180,8 +184,8 @@ func parseTagFormat(format string, instanceLabel bool) (tagFormat, []string) {
 	if strings.TrimSpace(format) == "" {
 		return tagFormat{}, []string{"the tag format is empty"}
 	}
-	if strings.ContainsAny(format, "\r\n\t") {
-		add("the tag format must be one line without tabs")
+	if strings.ContainsFunc(format, unicode.IsControl) {
+		add("the tag format must be one line, without tabs or other control characters")
 	}
 	if r, _ := utf8.DecodeRuneInString(format); unicode.IsSpace(r) {
 		add("the tag format must not start with white space")

@@ -98,3 +98,26 @@ func TestTagRejectsBadKeys(t *testing.T) {
 		t.Error("negative id accepted")
 	}
 }
+
+func TestHasTag(t *testing.T) {
+	m := testMapper(t, nil)
+	tag, _ := m.Tag("acme", 1)
+	for subject, want := range map[string]bool{
+		"[FRD acme/1] SQLi":          true,
+		"re: [FRD acme/1]":           true,
+		"[FRD acme/12] SQLi":         false,
+		"[FRD xacme/1] SQLi":         false,
+		"[FRD acme/10] [FRD acme/1]": true,
+		"[frd acme/1]":               false,
+	} {
+		if got := HasTag(subject, tag); got != want {
+			t.Errorf("HasTag(%q, %q) = %v", subject, tag, got)
+		}
+	}
+	if HasTag("x", "") {
+		t.Error("empty tag matched")
+	}
+	if m.InstanceLabel() != "" || testMapper(t, func(c *Config) { c.InstanceLabel = "eu" }).InstanceLabel() != "eu" {
+		t.Error("InstanceLabel")
+	}
+}

@@ -25,7 +25,7 @@ const (
 	// OAuth client and refresh token the fake accounts endpoint accepts by
 	// default (cloud flavour).
 	DefaultClientID     = "1000.SDPTESTCLIENT"
-	DefaultClientSecret = "sdptest-client-secret" //nolint:gosec // the fake server's own test credential
+	DefaultClientSecret = "sdptest-client-secret"      //nolint:gosec // the fake server's own test credential
 	DefaultRefreshToken = "1000.sdptest-refresh-token" //nolint:gosec // the fake server's own test credential
 	// DefaultPortal is the cloud portal of WithCloud("").
 	DefaultPortal = "itdesk"

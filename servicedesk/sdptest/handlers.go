@@ -37,8 +37,10 @@ func (s *Server) createRequest(input []byte) (int, any, *apiError) {
 	s.stamp(r, nil)
 	s.reqs[r.id] = r
 	s.order = append(s.order, r)
-	full := s.render(r)
-	s.hooks.fire(s, actionCreate, nil, full, r)
+	// Not cached: a create-heavy test keeps no rendered copies alive;
+	// lists and reads cache them.
+	full := s.build(r)
+	s.hooks.fire(actionCreate, nil, full, r)
 	return http.StatusCreated, entity("request", full), nil
 }
 
@@ -84,7 +86,7 @@ func (s *Server) updateLocked(id string, input []byte) (int, any, *apiError) {
 		return 0, nil, e
 	}
 	s.commitEdit(old, r)
-	return http.StatusOK, entity("request", s.render(r)), nil
+	return http.StatusOK, entity("request", s.build(old)), nil
 }
 
 // commitEdit stores r in place of old, stamps its times and fires the
@@ -96,7 +98,7 @@ func (s *Server) commitEdit(old, r *reqRec) {
 	before := s.render(old)
 	*old = *r
 	old.view = nil
-	s.hooks.fire(s, actionEdit, before, s.render(old), old)
+	s.hooks.fire(actionEdit, before, s.build(old), old)
 }
 
 func (s *Server) closeRequest(id string, input []byte) (int, any, *apiError) {

@@ -9,7 +9,7 @@ import (
 )
 
 // tokenPath is the fake Zoho accounts token endpoint.
-const tokenPath = "/oauth/v2/token"
+const tokenPath = "/oauth/v2/token" //nolint:gosec // a URL path, not a credential
 
 // Zoho's limit on access tokens per refresh token: 10 in 10 minutes.
 const (

@@ -192,6 +192,7 @@ func TestDeliveryFaults(t *testing.T) {
 	id := string(r.ID)
 	must(t, s.SetStatus(id, "In Progress")) // dropped
 	must(t, s.SetStatus(id, "On Hold"))     // sent twice
+	waitN(t, s, 3)
 	status.Store(http.StatusServiceUnavailable)
 	must(t, s.SetStatus(id, "Resolved")) // answered 503
 	ds := waitN(t, s, 4)

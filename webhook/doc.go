@@ -69,7 +69,10 @@
 // (LastIncoming, with a claim id) before the vuln is set, then committed;
 // a failure rolls the claim back. Duplicate and concurrent deliveries of
 // one change, in one process or in several sharing a link store, apply it
-// once.
+// once. Consuming an echo is recorded the same way, so copies of the echo
+// delivery (within [Config].ClaimTimeout, until a delivery with another
+// status arrives) are duplicates too, while the same status set again by
+// a technician after a change in between is applied.
 //
 // # Rate limits
 //

@@ -141,7 +141,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o *Outcome) {
 			bufPool.Put(buf)
 		}
 	}()
-	if err := readBody(buf, r.Body, limit); err != nil {
+	body := io.Reader(r.Body)
+	if r.Body == nil {
+		body = http.NoBody
+	}
+	if err := readBody(buf, body, limit); err != nil {
 		if errors.Is(err, errTooLarge) {
 			// Do not read on: tell the server to close the connection.
 			w.Header().Set("Connection", "close")

@@ -264,3 +264,17 @@ func TestAddrKey(t *testing.T) {
 		}
 	}
 }
+
+// TestNilBody: a request without a body (as a caller building one by hand
+// may pass) is a 401, not a panic.
+func TestNilBody(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	req := httptest.NewRequest(http.MethodPost, Path, nil)
+	req.Body = nil
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	if rec.Code != 401 || rec.Body.String() != ans401 {
+		t.Fatalf("%d %s", rec.Code, rec.Body.String())
+	}
+}

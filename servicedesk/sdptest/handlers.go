@@ -85,6 +85,9 @@ func (s *Server) updateLocked(id string, input []byte) (int, any, *apiError) {
 	if e := s.apply(r, ent, false); e != nil {
 		return 0, nil, e
 	}
+	if miss := missingMandatory(r); len(miss) > 0 {
+		return 0, nil, errMandatory(miss...)
+	}
 	s.commitEdit(old, r)
 	return http.StatusOK, entity("request", s.build(old)), nil
 }
@@ -241,7 +244,8 @@ func (s *Server) listNotes(id string, input []byte) (int, any, *apiError) {
 	if s.cloud {
 		key = "request_notes"
 	}
-	return s.list(input, key, rows, nil, "id")
+	sample := s.renderNote(&noteRec{}, r, false)
+	return s.list(input, key, rows, sample, nil, "id")
 }
 
 func (s *Server) listRequests(input []byte) (int, any, *apiError) {
@@ -250,7 +254,8 @@ func (s *Server) listRequests(input []byte) (int, any, *apiError) {
 		rows = append(rows, s.render(r))
 	}
 	trim := func(i int, full map[string]any) map[string]any { return s.listRow(full, s.order[i]) }
-	return s.list(input, "requests", rows, trim, "created_time")
+	sample := s.build(&reqRec{status: s.cat.defStatus, template: s.cat.defTemplate})
+	return s.list(input, "requests", rows, sample, trim, "created_time")
 }
 
 // routeLookup serves the lookup endpoints.
@@ -265,7 +270,7 @@ func (s *Server) routeLookup(seg []string, input []byte) (int, any, *apiError) {
 				for _, sc := range cat.subs {
 					rows = append(rows, map[string]any{"id": sc.id, "name": sc.name, "deleted": false, "category": cat.ref()})
 				}
-				return s.list(input, "subcategories", rows, nil, "")
+				return s.list(input, "subcategories", rows, nil, nil, "")
 			}
 		}
 		return 0, nil, errNotFound()
@@ -278,7 +283,7 @@ func (s *Server) routeLookup(seg []string, input []byte) (int, any, *apiError) {
 					for _, it := range sc.items {
 						rows = append(rows, map[string]any{"id": it.id, "name": it.name, "deleted": false, "subcategory": sc.ref()})
 					}
-					return s.list(input, "items", rows, nil, "")
+					return s.list(input, "items", rows, nil, nil, "")
 				}
 			}
 		}
@@ -349,7 +354,7 @@ func (s *Server) routeLookup(seg []string, input []byte) (int, any, *apiError) {
 		}
 		return 0, nil, errNotFound()
 	}
-	return s.list(input, key, rows, nil, "")
+	return s.list(input, key, rows, nil, nil, "")
 }
 
 // metainfo describes the request fields: the UDFs with their types.

@@ -406,7 +406,7 @@ func (s *Server) ID(kind, name string) (string, bool) {
 
 // serve is the server's handler.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == tokenPath {
+	if r.URL.Path == tokenPath && s.cloud {
 		s.serveCall(w, r, tokenPath, s.serveToken)
 		return
 	}

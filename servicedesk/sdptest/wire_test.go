@@ -137,6 +137,15 @@ func TestAuthAndFlavours(t *testing.T) {
 	if code, _, _ := failure(t, a); a.status != 401 || code != 4022 {
 		t.Errorf("wrong key: HTTP %d %d", a.status, code)
 	}
+	// On-premises there is no accounts endpoint.
+	resp0, err := hc.PostForm(s.URL()+"/oauth/v2/token", url.Values{"grant_type": {"refresh_token"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp0.Body.Close()
+	if resp0.StatusCode != 404 {
+		t.Errorf("on-prem token endpoint: HTTP %d", resp0.StatusCode)
+	}
 	// On-premises, an old Accept header still works.
 	if a := rawCall(t, s, hc, "GET", "/statuses", "", "authtoken", "k1", "Accept", "application/json"); a.status != 200 {
 		t.Errorf("on-prem plain Accept: HTTP %d", a.status)

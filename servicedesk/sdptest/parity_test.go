@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vulndesk/mesd/internal/testutil"
 	"github.com/vulndesk/mesd/servicedesk/sdptest"
@@ -95,12 +96,12 @@ func decodeAny(t *testing.T, b []byte) any {
 
 var exactPaths = map[string]bool{
 	"$": true, "$.request": true, "$.requests[]": true, "$.note": true, "$.notes[]": true,
-	"$.response_status": true, "$.response_status[]": true, "$.response_status.messages[]": true,
+	"$.response_status": true, "$.response_status[]": true, "$.response_status.messages[]": true, "$.resolution": true,
 }
 
 // TestParity answers each recorded call the fake serves and compares the
-// shapes. Recordings of calls the fake does not serve (delete, assign,
-// pickup, resolutions, note edit and delete, links, 4002) are left out.
+// shapes. Recordings of calls the fake does not serve (note edit and
+// delete, links, the 4002 permission error) are left out.
 func TestParity(t *testing.T) {
 	onprem := newServer(t)
 	cloud := cloudServer(t)
@@ -120,6 +121,11 @@ func TestParity(t *testing.T) {
 		"due_by_time":{"value":"1893456000000"}}}`
 	id := create(onprem, full)
 	closedID := create(onprem, `{"request":{"subject":"to close"}}`)
+	trashID := create(onprem, `{"request":{"subject":"to trash"}}`)
+	cloudID := create(cloud, `{"request":{"subject":"cloud resolution"}}`)
+	if a := rawCall(t, cloud, hc, "POST", "/requests/"+cloudID+"/resolutions", `{"resolution":{"content":"<p>patched</p>"}}`); a.status != 200 {
+		t.Fatalf("cloud resolution: HTTP %d %s", a.status, a.body)
+	}
 	noteID := ""
 
 	type pcase struct {
@@ -145,6 +151,15 @@ func TestParity(t *testing.T) {
 			`{"request":{"closure_info":{"requester_ack_resolution":true,"closure_comments":"done"}}}`, 200, exactPaths},
 		{[]string{"rapid7_onprem", "close_request_request_already_closed.json"}, onprem, "PUT", "/requests/" + closedID + "/close",
 			`{"request":{"closure_info":{"closure_comments":"again"}}}`, 400, exactPaths},
+		{[]string{"rapid7_onprem", "assign_request.json"}, onprem, "PUT", "/requests/" + id + "/assign",
+			`{"request":{"group":{"name":"Security Team"},"technician":{"name":"Sam Okafor"}}}`, 200, exactPaths},
+		{[]string{"rapid7_onprem", "pickup_request.json"}, onprem, "PUT", "/requests/" + id + "/pickup", "", 200, exactPaths},
+		{[]string{"rapid7_onprem", "add_resolution.json"}, onprem, "POST", "/requests/" + id + "/resolutions",
+			`{"resolution":{"content":"<p>patched</p>","add_to_linked_requests":false}}`, 200, exactPaths},
+		{[]string{"rapid7_onprem", "get_resolution.json"}, onprem, "GET", "/requests/" + id + "/resolutions", "", 200, exactPaths},
+		{[]string{"rapid7_onprem", "delete_request.json"}, onprem, "DELETE", "/requests/" + trashID + "/move_to_trash", "", 200, exactPaths},
+		{[]string{"rapid7_onprem", "delete_request_request_already_deleted.json"}, onprem, "DELETE", "/requests/" + trashID + "/move_to_trash", "", 400, exactPaths},
+		{[]string{"xsoar_cloud", "resolution.json"}, cloud, "GET", "/requests/" + cloudID + "/resolutions", "", 200, exactPaths},
 		{[]string{"rapid7_onprem", "add_request_incorrect_level.json"}, onprem, "POST", "/requests",
 			`{"request":{"subject":"x","level":{"name":"Tier 9"}}}`, 400, exactPaths},
 		{[]string{"rapid7_onprem", "get_list_request_invalid_sort_field.json"}, onprem, "GET", "/requests",
@@ -380,8 +395,9 @@ func TestSeedValidate(t *testing.T) {
 	sd.Statuses = append(sd.Statuses, sdptest.SeedStatus{Name: "open", InternalName: "Closed"})
 	sd.Templates[1].Mandatory = append(sd.Templates[1].Mandatory, "udf_fields.udf_nope", "colour")
 	sd.DefaultStatus = "Pending"
+	sd.Users[0].IsTechnician = false
 	err := sd.Validate()
-	for _, want := range []string{`Statuses[6] "open" is a duplicate`, `want exactly one status with InternalName "Closed", have 2`,
+	for _, want := range []string{"the first a technician", `Statuses[6] "open" is a duplicate`, `want exactly one status with InternalName "Closed", have 2`,
 		`DefaultStatus "Pending"`, `Templates[1].Mandatory[2] "udf_fields.udf_nope"`, `Templates[1].Mandatory[3] "colour"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v; want it to report %s", err, want)
@@ -398,5 +414,46 @@ func TestShapeDiff(t *testing.T) {
 	want := []string{"$.a: recording has string, fake number", "$.b.c: missing from the fake", "$.l[].k: recording has bool, fake string", "$.extra: not in the recording"}
 	if !slices.Equal(diffs, want) {
 		t.Errorf("diffs = %q\nwant %q", diffs, want)
+	}
+}
+
+// TestBadOptions: NewServer panics with the option's error.
+func TestBadOptions(t *testing.T) {
+	bad := sdptest.DefaultSeed()
+	bad.Templates = nil
+	for _, tc := range []struct {
+		opt  sdptest.Option
+		want string
+	}{
+		{sdptest.WithSeed(bad), "want exactly one IsDefault template"},
+		{sdptest.WithCloud("it desk"), `portal "it desk"`},
+		{sdptest.WithAuthTokens(), "no token"},
+		{sdptest.WithAccessTokenTTL(0), "not positive"},
+		{sdptest.WithClock(nil), "nil clock"},
+		{nil, "option 0 is nil"},
+	} {
+		func() {
+			defer func() {
+				r := recover()
+				if msg, _ := r.(string); !strings.Contains(msg, tc.want) {
+					t.Errorf("panic %v, want one saying %q", r, tc.want)
+				}
+			}()
+			s := sdptest.NewServer(tc.opt)
+			s.Close()
+		}()
+	}
+	s := newServer(t)
+	if err := s.AddFault(sdptest.Fault{Kind: sdptest.ServerError, Status: 404}); err == nil || !strings.Contains(err.Error(), "want 5xx") {
+		t.Errorf("AddFault 404 = %v", err)
+	}
+	if err := s.AddFault(sdptest.Fault{Kind: sdptest.RateLimit}); err == nil {
+		t.Error("a RateLimit fault without PerSecond was accepted")
+	}
+	if err := s.AddFault(sdptest.Fault{Kind: sdptest.DeliveryTwice}); err == nil {
+		t.Error("a delivery fault was accepted as an API fault")
+	}
+	if err := s.AddFault(sdptest.Fault{Kind: sdptest.Latency, Latency: time.Millisecond, Path: "[bad"}); err == nil {
+		t.Error("a bad path pattern was accepted")
 	}
 }

@@ -1,10 +1,8 @@
 package sdptest_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -46,8 +44,7 @@ func newClient(t testing.TB, s *sdptest.Server, opts ...servicedesk.Option) *ser
 	}
 	if s.Cloud() {
 		base = append(base, servicedesk.WithCloudPortal(s.Portal()),
-			servicedesk.WithAuthenticator(&zohoSource{accounts: s.AccountsURL(), hc: &http.Client{Transport: tr},
-				clientID: sdptest.DefaultClientID, secret: sdptest.DefaultClientSecret, refresh: sdptest.DefaultRefreshToken}))
+			servicedesk.WithAuthenticator(zohoSource(t, s, tr)))
 	} else {
 		base = append(base, servicedesk.WithAuthToken(sdptest.DefaultAuthToken))
 	}
@@ -58,67 +55,28 @@ func newClient(t testing.TB, s *sdptest.Server, opts ...servicedesk.Option) *ser
 	return c
 }
 
-// zohoSource is a minimal OAuth refresh-token source for the tests (the
-// servicedesk package's own source lives on another branch): it takes an
-// access token from the accounts endpoint and renews it once on a 401.
-type zohoSource struct {
-	accounts, clientID, secret, refresh string
-	hc                                  *http.Client
-	mu                                  sync.Mutex
-	token                               string
+// zohoSource returns the client's own Zoho refresh-token source pointed
+// at the fake accounts endpoint of s.
+func zohoSource(t testing.TB, s *sdptest.Server, tr http.RoundTripper) *servicedesk.ZohoTokenSource {
+	t.Helper()
+	return zohoSourceAt(t, s, tr, nil)
 }
 
-func (z *zohoSource) fetch(ctx context.Context) (string, error) {
-	form := url.Values{"grant_type": {"refresh_token"}, "client_id": {z.clientID}, "client_secret": {z.secret}, "refresh_token": {z.refresh}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, z.accounts+"/oauth/v2/token", strings.NewReader(form.Encode()))
+// zohoSourceAt is zohoSource with the source's clock (nil: time.Now).
+func zohoSourceAt(t testing.TB, s *sdptest.Server, tr http.RoundTripper, now func() time.Time) *servicedesk.ZohoTokenSource {
+	t.Helper()
+	src, err := servicedesk.NewZohoTokenSource(servicedesk.ZohoConfig{
+		ClientID:     sdptest.DefaultClientID,
+		ClientSecret: sdptest.DefaultClientSecret,
+		RefreshToken: sdptest.DefaultRefreshToken,
+		AccountsURL:  s.AccountsURL(),
+		HTTPClient:   &http.Client{Transport: tr},
+		Now:          now,
+	})
 	if err != nil {
-		return "", err
+		t.Fatalf("NewZohoTokenSource: %v", err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := z.hc.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	var out struct {
-		AccessToken string `json:"access_token"`
-		Error       string `json:"error"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return "", err
-	}
-	if out.Error != "" || out.AccessToken == "" {
-		return "", fmt.Errorf("token endpoint: %q", out.Error)
-	}
-	return out.AccessToken, nil
-}
-
-func (z *zohoSource) Authenticate(req *http.Request) error {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	if z.token == "" {
-		tok, err := z.fetch(req.Context())
-		if err != nil {
-			return err
-		}
-		z.token = tok
-	}
-	req.Header.Set("Authorization", "Zoho-oauthtoken "+z.token)
-	return nil
-}
-
-func (z *zohoSource) Reauthenticate(ctx context.Context, rejected *http.Request) (bool, error) {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	if rejected.Header.Get("Authorization") != "Zoho-oauthtoken "+z.token {
-		return true, nil
-	}
-	tok, err := z.fetch(ctx)
-	if err != nil {
-		return false, err
-	}
-	z.token = tok
-	return true, nil
+	return src
 }
 
 // answer is a raw HTTP answer.

@@ -49,6 +49,7 @@ func (e Edition) String() string {
 type Client struct {
 	base      *url.URL // absolute, path ends in /api/v3/
 	edition   Edition
+	portal    string // cloud portal URL name
 	portalID  string
 	userAgent string
 	maxBody   int64
@@ -61,6 +62,26 @@ type Client struct {
 
 	// Requests is the API of requests (tickets) and their notes.
 	Requests *RequestsService
+	// Templates reads request templates and their layouts.
+	Templates *TemplatesService
+	// Priorities reads request priorities (GET /priorities).
+	Priorities *LookupService[Priority]
+	// Statuses reads request statuses (GET /statuses).
+	Statuses *LookupService[Status]
+	// Urgencies reads request urgencies (GET /urgencies).
+	Urgencies *LookupService[Urgency]
+	// Impacts reads request impacts (GET /impacts).
+	Impacts *LookupService[Impact]
+	// Categories reads categories, their subcategories and items.
+	Categories *CategoriesService
+	// Groups reads support groups (GET /support_groups).
+	Groups *LookupService[Group]
+	// Technicians reads and finds technicians (GET /technicians).
+	Technicians *TechniciansService
+	// Users reads and finds users (GET /users).
+	Users *UsersService
+	// Sites reads sites (GET /sites).
+	Sites *LookupService[Site]
 }
 
 type service struct{ client *Client }
@@ -95,6 +116,7 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	}
 	if cfg.cloudPortal != "" {
 		c.edition = Cloud
+		c.portal = cfg.cloudPortal
 	}
 	switch {
 	case !cfg.authSet:
@@ -134,6 +156,16 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	}
 	c.common.client = c
 	c.Requests = (*RequestsService)(&c.common)
+	c.Templates = (*TemplatesService)(&c.common)
+	c.Priorities = newLookup[Priority](c, "priorities", "priorities", "priority")
+	c.Statuses = newLookup[Status](c, "statuses", "statuses", "status")
+	c.Urgencies = newLookup[Urgency](c, "urgencies", "urgencies", "urgency")
+	c.Impacts = newLookup[Impact](c, "impacts", "impacts", "impact")
+	c.Categories = &CategoriesService{*newLookup[Category](c, "categories", "categories", "category")}
+	c.Groups = newLookup[Group](c, "support_groups", "support_groups", "support_group")
+	c.Technicians = &TechniciansService{*newLookup[User](c, "technicians", "technicians", "technician")}
+	c.Users = &UsersService{*newLookup[User](c, "users", "users", "user")}
+	c.Sites = newLookup[Site](c, "sites", "sites", "site")
 	return c, nil
 }
 
@@ -194,6 +226,7 @@ type callState struct {
 	method     string
 	path       string
 	idempotent bool
+	noRetry    bool // one attempt only (Ping)
 	attempts   int
 	sent       *http.Request
 	// ambiguous is set when an attempt was retried although the server
@@ -214,6 +247,8 @@ type call struct {
 	path   string     // relative to the API base, segments escaped
 	query  url.Values // list_info and the like
 	input  any        // sent as input_data, nil for none
+	// noRetry makes a single attempt, whatever the answer.
+	noRetry bool
 }
 
 // callResult is what a successful call returns beyond the decoded entity.
@@ -245,7 +280,7 @@ func (c *Client) do(ctx context.Context, cl call, out answer) (*callResult, erro
 	res := &callResult{}
 	reauthed := false
 	for {
-		st := &callState{method: cl.method, path: u.Path, idempotent: cl.method != http.MethodPost}
+		st := &callState{method: cl.method, path: u.Path, idempotent: cl.method != http.MethodPost, noRetry: cl.noRetry}
 		payload, hdr, status, err := c.send(ctx, st, u.String(), body)
 		res.attempts += st.attempts
 		res.ambiguous = res.ambiguous || st.ambiguous

@@ -104,6 +104,9 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	if st == nil {
 		st = &callState{}
 	}
+	if st.noRetry {
+		return false, nil
+	}
 	if err != nil {
 		var ae *authError
 		var le *limitError

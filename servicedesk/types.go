@@ -29,6 +29,13 @@ type User struct {
 	Department   *Ref   `json:"department"`
 	IsTechnician bool   `json:"is_technician"`
 	PhotoURL     string `json:"photo_url"`
+	// The fields below come with user and technician lookups
+	// (c.Users, c.Technicians); requests rarely carry them.
+	LoginName  string `json:"login_name,omitempty"`
+	FirstName  string `json:"first_name,omitempty"`
+	LastName   string `json:"last_name,omitempty"`
+	JobTitle   string `json:"jobtitle,omitempty"`
+	EmployeeID string `json:"employee_id,omitempty"`
 	// IsVIPUser is is_vipuser on-premises and is_vip_user on cloud.
 	IsVIPUser bool `json:"-"`
 }

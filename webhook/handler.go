@@ -1,0 +1,517 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vulndesk/mesd/faraday"
+	"github.com/vulndesk/mesd/mapping"
+)
+
+// Handler is the webhook's http.Handler. Build it with NewHandler; it is
+// safe for concurrent use.
+type Handler struct {
+	cfg        Config
+	failures   *limiterSet[string]
+	deliveries *limiterSet[int64]
+	idPrefix   string
+	seq        atomic.Uint64
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// NewHandler returns the handler configured by cfg, or an error wrapping
+// ErrInvalidConfig that lists every problem with cfg.
+func NewHandler(cfg Config) (*Handler, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	var p [4]byte
+	if _, err := rand.Read(p[:]); err != nil {
+		return nil, fmt.Errorf("webhook: delivery id prefix: %w", err)
+	}
+	return &Handler{
+		cfg:        c,
+		failures:   newLimiterSet[string](c.Limits.AuthFailures, c.Limits.AuthFailureBurst, c.Limits.MaxAddresses),
+		deliveries: newLimiterSet[int64](c.Limits.Deliveries, c.Limits.DeliveryBurst, c.Limits.MaxAddresses),
+		idPrefix:   hex.EncodeToString(p[:]),
+	}, nil
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// delivery is an authenticated, understood request.
+type delivery struct {
+	id        string
+	at        time.Time
+	ticketID  string
+	sdpStatus string
+	ref       faraday.VulnKey // zero when the description has none
+	refOther  bool            // the reference is another instance's
+}
+
+// ServeHTTP answers one webhook delivery.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	o := Outcome{DeliveryID: h.nextID()}
+	h.serve(w, r, &o)
+	o.Duration = time.Since(start)
+	if h.cfg.OnOutcome != nil {
+		h.cfg.OnOutcome(o)
+	}
+	h.write(w, &o)
+	h.log(r, &o)
+}
+
+func (h *Handler) nextID() string {
+	var b [8 + 1 + 16]byte
+	n := copy(b[:], h.idPrefix)
+	b[n] = '-'
+	return string(strconv.AppendUint(b[:n+1], h.seq.Add(1), 16))
+}
+
+func reject(o *Outcome, code int, reason Reason, msg string) {
+	o.Code, o.Result, o.Reason, o.Message = code, ResultRejected, reason, msg
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o *Outcome) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		reject(o, http.StatusMethodNotAllowed, ReasonMethod, "")
+		return
+	}
+	limit := h.cfg.Limits.MaxBodyBytes
+	if r.ContentLength > limit {
+		reject(o, http.StatusRequestEntityTooLarge, ReasonTooLarge, "")
+		return
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 64<<10 {
+			bufPool.Put(buf)
+		}
+	}()
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			reject(o, http.StatusRequestEntityTooLarge, ReasonTooLarge, "")
+			return
+		}
+		reject(o, http.StatusBadRequest, ReasonBadRequest, "the body could not be read")
+		return
+	}
+	f := scan(buf.Bytes())
+	ctx := r.Context()
+	now := h.cfg.Now()
+
+	tok, err := h.authenticate(ctx, &f, r.Header.Get(HeaderToken), now)
+	if err != nil {
+		if !isTokenProblem(err) {
+			h.cfg.Logger.LogAttrs(ctx, slog.LevelError, "webhook: token store failed", slog.String("delivery", o.DeliveryID), slog.String("error", err.Error()))
+			o.Code, o.Result, o.Reason = http.StatusServiceUnavailable, ResultFailed, ReasonUnavailable
+			return
+		}
+		addr := clientAddr(r, h.cfg.TrustedProxies)
+		if ok, wait := h.failures.allow(addr.String(), now); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
+			reject(o, http.StatusTooManyRequests, ReasonRateLimited, "")
+			return
+		}
+		reject(o, http.StatusUnauthorized, ReasonUnauthorized, "")
+		return
+	}
+	if ok, wait := h.deliveries.allow(tok.ID, now); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
+		reject(o, http.StatusTooManyRequests, ReasonRateLimited, "")
+		return
+	}
+	if h.cfg.Roles != nil {
+		role, err := h.cfg.Roles(ctx, tok.UserID)
+		if err != nil {
+			h.cfg.Logger.LogAttrs(ctx, slog.LevelError, "webhook: role lookup failed", slog.String("delivery", o.DeliveryID), slog.String("error", err.Error()))
+			o.Code, o.Result, o.Reason = http.StatusServiceUnavailable, ResultFailed, ReasonUnavailable
+			return
+		}
+		if !role.Allowed(faraday.UnitServiceDesk, faraday.ActionUpdate) {
+			reject(o, http.StatusForbidden, ReasonForbidden, "")
+			return
+		}
+	}
+	if f.statusErr != "" {
+		reject(o, http.StatusBadRequest, ReasonBadRequest, f.statusErr)
+		return
+	}
+	d := delivery{id: o.DeliveryID, at: now, sdpStatus: f.status}
+	o.SDPStatus = f.status
+	if h.cfg.IDPolicy != IDIgnored && f.hasID {
+		if !validTicketID(f.id) {
+			reject(o, http.StatusBadRequest, ReasonBadRequest, "\"id\" is not a ServiceDesk request id (digits)")
+			return
+		}
+		d.ticketID = f.id
+		o.TicketID = f.id
+	} else if h.cfg.IDPolicy == IDRequired {
+		reject(o, http.StatusBadRequest, ReasonBadRequest, "no \"id\" field after \"desc\"")
+		return
+	}
+	if f.hasDesc {
+		if ref, ok := mapping.ParseReference(f.description()); ok {
+			d.ref = faraday.VulnKey{Workspace: ref.Workspace, VulnID: ref.VulnID}
+			d.refOther = h.cfg.Statuses.Reference(ref.Workspace, ref.VulnID).Instance != ref.Instance
+		}
+	}
+	h.process(ctx, &d, o)
+}
+
+// validTicketID reports whether s is an SDP request id: decimal digits.
+func validTicketID(s string) bool {
+	if s == "" || len(s) > 20 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// authenticate validates the body's Authorization token, else the header's
+// when it holds a token rather than "1". A token in the body that fails
+// does not hide a valid one in the header: text at the end of a
+// description can pose as a body token when the template has none.
+func (h *Handler) authenticate(ctx context.Context, f *fields, header string, now time.Time) (faraday.UserToken, error) {
+	err := error(errNoToken)
+	if f.hasToken {
+		if t := stripTokenPrefix(f.token); t != "" {
+			var tok faraday.UserToken
+			tok, err = faraday.ValidateToken(ctx, h.cfg.Tokens, t, now, h.cfg.Scopes...)
+			if err == nil {
+				return tok, nil
+			}
+		}
+	}
+	if t := stripTokenPrefix(header); t != "" && t != "1" {
+		tok, herr := faraday.ValidateToken(ctx, h.cfg.Tokens, t, now, h.cfg.Scopes...)
+		if herr == nil {
+			return tok, nil
+		}
+		if err == nil || isTokenProblem(err) {
+			err = herr
+		}
+	}
+	return faraday.UserToken{}, err
+}
+
+var errNoToken = errors.New("webhook: no token")
+
+func isTokenProblem(err error) bool {
+	return errors.Is(err, errNoToken) || errors.Is(err, faraday.ErrTokenUnknown) ||
+		errors.Is(err, faraday.ErrTokenRevoked) || errors.Is(err, faraday.ErrTokenExpired) ||
+		errors.Is(err, faraday.ErrTokenScope)
+}
+
+// stripTokenPrefix trims white space and a leading "Token " (any case).
+func stripTokenPrefix(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 6 && strings.EqualFold(s[:5], "token") && (s[5] == ' ' || s[5] == '\t') {
+		s = strings.TrimSpace(s[6:])
+	}
+	return s
+}
+
+// process finds the vuln of an authenticated delivery and applies it.
+func (h *Handler) process(ctx context.Context, d *delivery, o *Outcome) {
+	ok200 := func(res Result, reason Reason) {
+		o.Code, o.Result, o.Reason = http.StatusOK, res, reason
+	}
+	if d.ticketID == "" && d.ref == (faraday.VulnKey{}) {
+		ok200(ResultIgnored, ReasonNoReference)
+		return
+	}
+	if d.ticketID == "" && d.refOther {
+		ok200(ResultIgnored, ReasonOtherInstance)
+		return
+	}
+	link, err := h.findLink(ctx, d)
+	switch {
+	case errors.Is(err, faraday.ErrLinkNotFound):
+		ok200(ResultIgnored, ReasonUnknownTicket)
+		return
+	case err != nil:
+		h.fail(ctx, d, o, err)
+		return
+	}
+	o.Vuln = link.Key
+	if d.ticketID != "" && d.ref != (faraday.VulnKey{}) && (d.refOther || d.ref != link.Key) {
+		h.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook: ticket id and footer reference disagree; nothing applied",
+			slog.String("delivery", d.id), slog.String("ticket", d.ticketID),
+			slog.String("linked_vuln", link.Key.String()), slog.String("reference", d.ref.String()))
+		ok200(ResultIgnored, ReasonMismatch)
+		return
+	}
+	in := h.cfg.Statuses.Incoming(d.sdpStatus)
+	res, reason, err := h.apply(ctx, d, link, in)
+	if err != nil {
+		h.fail(ctx, d, o, err)
+		return
+	}
+	if res == ResultUpdated || reason == ReasonAlreadySet {
+		o.Status = in.Status
+	}
+	ok200(res, reason)
+}
+
+// findLink returns the linked link of the delivery's ticket id, else of
+// its footer reference.
+func (h *Handler) findLink(ctx context.Context, d *delivery) (faraday.Link, error) {
+	var link faraday.Link
+	err := h.retry(ctx, func() error {
+		var err error
+		if d.ticketID != "" {
+			link, err = h.cfg.Links.GetByTicket(ctx, d.ticketID)
+		} else {
+			link, err = h.cfg.Links.Get(ctx, d.ref)
+		}
+		return err
+	})
+	if err == nil && link.State != faraday.LinkLinked {
+		return faraday.Link{}, faraday.ErrLinkNotFound
+	}
+	return link, err
+}
+
+const claimPrefix = "claim:"
+
+// casAttempts bounds the compare-and-set loop of one delivery.
+const casAttempts = 16
+
+// apply decides and applies the change under compare-and-set on the link:
+// it consumes an echo, recognises a duplicate being applied, claims the
+// change (LastIncoming with a claim id) before setting the vuln, and
+// commits or rolls the claim back after.
+func (h *Handler) apply(ctx context.Context, d *delivery, link faraday.Link, in mapping.Incoming) (Result, Reason, error) {
+	key := link.Key
+	for attempt := 0; attempt < casAttempts; attempt++ {
+		if attempt > 0 {
+			var err error
+			link, err = h.getLink(ctx, key)
+			if errors.Is(err, faraday.ErrLinkNotFound) {
+				return ResultIgnored, ReasonUnknownTicket, nil
+			}
+			if err != nil {
+				return "", "", err
+			}
+		}
+		now := h.cfg.Now()
+		if mapping.IsEcho(d.sdpStatus, mapping.PushedOf(&link.ServiceDeskEntry), h.cfg.EchoWindow, now) {
+			next := link.Clone()
+			next.EchoConsumed = true
+			if _, err := h.cfg.Links.CompareAndSet(ctx, next, link.Revision); err != nil {
+				if errors.Is(err, faraday.ErrConflict) {
+					continue
+				}
+				return "", "", err
+			}
+			return ResultUnchanged, ReasonEcho, nil
+		}
+		switch in.Action {
+		case mapping.Ignored:
+			return ResultIgnored, ReasonIgnore, nil
+		case mapping.Apply:
+		default:
+			return ResultIgnored, ReasonNotMapped, nil
+		}
+		if li := link.LastIncoming; li != nil && strings.HasPrefix(li.ChangeID, claimPrefix) &&
+			li.ChangeID != claimPrefix+d.id && sameStatus(li.Status, d.sdpStatus) &&
+			now.Sub(li.At.Time) < h.cfg.ClaimTimeout {
+			return ResultUnchanged, ReasonDuplicate, nil
+		}
+		var cur faraday.Status
+		err := h.retry(ctx, func() (err error) {
+			cur, err = h.cfg.Vulns.Status(ctx, key)
+			return err
+		})
+		if errors.Is(err, ErrVulnNotFound) {
+			return ResultIgnored, ReasonVulnNotFound, nil
+		}
+		if err != nil {
+			return "", "", err
+		}
+		if cur == in.Status {
+			return ResultUnchanged, ReasonAlreadySet, nil
+		}
+		claim := link.Clone()
+		prev := link.LastIncoming
+		claim.LastIncoming = &faraday.IncomingChange{Status: d.sdpStatus, ChangeID: claimPrefix + d.id, At: faraday.NewTime(now)}
+		if _, err := h.cfg.Links.CompareAndSet(ctx, claim, link.Revision); err != nil {
+			if errors.Is(err, faraday.ErrConflict) {
+				continue
+			}
+			return "", "", err
+		}
+		err = h.retry(ctx, func() error { return h.cfg.Vulns.SetStatus(ctx, key, in.Status) })
+		if err != nil {
+			h.settleClaim(ctx, key, d.id, func(c *faraday.IncomingChange) *faraday.IncomingChange { return prev })
+			if errors.Is(err, ErrVulnNotFound) {
+				return ResultIgnored, ReasonVulnNotFound, nil
+			}
+			return "", "", err
+		}
+		h.settleClaim(ctx, key, d.id, func(c *faraday.IncomingChange) *faraday.IncomingChange {
+			done := *c
+			done.ChangeID = d.id
+			return &done
+		})
+		return ResultUpdated, "", nil
+	}
+	return "", "", fmt.Errorf("webhook: link %s kept changing: %w", key, faraday.ErrConflict)
+}
+
+// settleClaim replaces this delivery's claim in LastIncoming (commit or
+// roll back). If the claim is gone (another delivery took over), it leaves
+// the link alone; a failure only logs, since the claim expires anyway.
+func (h *Handler) settleClaim(ctx context.Context, key faraday.VulnKey, id string, to func(*faraday.IncomingChange) *faraday.IncomingChange) {
+	errGone := errors.New("claim gone")
+	_, err := faraday.UpdateLink(context.WithoutCancel(ctx), h.cfg.Links, key, casAttempts, func(l *faraday.Link) error {
+		if l.Revision == 0 || l.LastIncoming == nil || l.LastIncoming.ChangeID != claimPrefix+id {
+			return errGone
+		}
+		l.LastIncoming = to(l.LastIncoming)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errGone) {
+		h.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook: could not settle the claim on the link",
+			slog.String("delivery", id), slog.String("vuln", key.String()), slog.String("error", err.Error()))
+	}
+}
+
+func (h *Handler) getLink(ctx context.Context, key faraday.VulnKey) (faraday.Link, error) {
+	var link faraday.Link
+	err := h.retry(ctx, func() (err error) {
+		link, err = h.cfg.Links.Get(ctx, key)
+		return err
+	})
+	return link, err
+}
+
+// sameStatus compares SDP status names as the maps do: without case and
+// surrounding white space.
+func sameStatus(a, b string) bool {
+	return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
+}
+
+// retry calls fn up to Retry.Attempts times while it fails with an error
+// other than a not-found, a conflict or the request's end, pausing
+// Retry.Wait, then twice that, and so on.
+func (h *Handler) retry(ctx context.Context, fn func() error) error {
+	wait := h.cfg.Retry.Wait
+	var err error
+	for i := 0; i < h.cfg.Retry.Attempts; i++ {
+		if i > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return errors.Join(err, ctx.Err())
+			case <-t.C:
+			}
+			wait *= 2
+		}
+		err = fn()
+		if err == nil || errors.Is(err, ErrVulnNotFound) || errors.Is(err, faraday.ErrLinkNotFound) ||
+			errors.Is(err, faraday.ErrConflict) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// fail answers 503 and hands the delivery to the dead-letter callback.
+func (h *Handler) fail(ctx context.Context, d *delivery, o *Outcome, err error) {
+	o.Code, o.Result, o.Reason = http.StatusServiceUnavailable, ResultFailed, ReasonUnavailable
+	h.cfg.Logger.LogAttrs(ctx, slog.LevelError, "webhook: store failed; delivery dead-lettered",
+		slog.String("delivery", d.id), slog.String("error", err.Error()))
+	if h.cfg.DeadLetter != nil {
+		h.cfg.DeadLetter(DeadLetter{
+			DeliveryID: d.id, At: d.at, TicketID: d.ticketID, Reference: d.ref,
+			Vuln: o.Vuln, SDPStatus: d.sdpStatus, Err: err,
+		})
+	}
+}
+
+// Replay applies a dead-lettered delivery again, with the current links
+// and statuses, and returns its outcome (a failure is handed to the
+// dead-letter callback again). The echo check uses the current clock.
+func (h *Handler) Replay(ctx context.Context, dl DeadLetter) Outcome {
+	start := time.Now()
+	o := Outcome{DeliveryID: dl.DeliveryID, TicketID: dl.TicketID, SDPStatus: dl.SDPStatus}
+	d := delivery{id: dl.DeliveryID, at: dl.At, ticketID: dl.TicketID, sdpStatus: dl.SDPStatus, ref: dl.Reference}
+	h.process(ctx, &d, &o)
+	o.Duration = time.Since(start)
+	if h.cfg.OnOutcome != nil {
+		h.cfg.OnOutcome(o)
+	}
+	return o
+}
+
+func (h *Handler) write(w http.ResponseWriter, o *Outcome) {
+	var arr [256]byte
+	b := o.answer(arr[:0])
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Content-Length", strconv.Itoa(len(b)))
+	hd.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(o.Code)
+	_, _ = w.Write(b)
+}
+
+// log writes the request's one line: outcome, vuln, timing; never the
+// token, never the description.
+func (h *Handler) log(r *http.Request, o *Outcome) {
+	level := slog.LevelInfo
+	if o.Code >= 400 {
+		level = slog.LevelWarn
+	}
+	ctx := r.Context()
+	if !h.cfg.Logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 10)
+	attrs = append(attrs,
+		slog.String("delivery", o.DeliveryID),
+		slog.Int("code", o.Code),
+		slog.String("result", string(o.Result)))
+	if o.Reason != "" {
+		attrs = append(attrs, slog.String("reason", string(o.Reason)))
+	}
+	if o.Message != "" {
+		attrs = append(attrs, slog.String("message", o.Message))
+	}
+	if o.TicketID != "" {
+		attrs = append(attrs, slog.String("ticket", o.TicketID))
+	}
+	if o.Vuln.VulnID != 0 {
+		attrs = append(attrs, slog.String("vuln", o.Vuln.String()))
+	}
+	if o.SDPStatus != "" {
+		attrs = append(attrs, slog.String("sdp_status", o.SDPStatus))
+	}
+	if o.Status.Valid() {
+		attrs = append(attrs, slog.String("status", o.Status.String()))
+	}
+	attrs = append(attrs, slog.String("remote", r.RemoteAddr), slog.Duration("duration", o.Duration))
+	h.cfg.Logger.LogAttrs(ctx, level, "webhook delivery", attrs...)
+}

@@ -204,4 +204,3 @@ func TestPrepareRequester(t *testing.T) {
 		t.Fatalf("requester id %q, want %q", ev.eng.RequesterID(), id)
 	}
 }
-

@@ -42,6 +42,9 @@ func main() {
 	os.Exit(code)
 }
 
+// testHook, when set by a test, sees the quickstart before steps 2 to 8.
+var testHook func(*quickstart)
+
 // run is the program; it returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("quickstart", flag.ContinueOnError)
@@ -75,6 +78,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	defer q.close()
+	if testHook != nil {
+		testHook(q)
+	}
 	if err := q.runSteps(ctx); err != nil {
 		_, _ = fmt.Fprintf(stdout, "\nFAILED: %v\n", err)
 		return exitFail

@@ -243,8 +243,9 @@ func isListCol(c int) bool {
 // the whole record into a *RowError naming the line of the row that held it
 // and the column. Only I/O errors and a bad header stop the reader.
 //
-// Memory. Only the current group of rows is held, plus one map entry per
-// distinct id (to recognise repeats): memory grows with the number of
+// Memory. Only the current group of rows is held, plus the line of each
+// distinct id's first record (to recognise repeats; 16 bytes an id while
+// ids ascend, a map entry otherwise): memory grows with the number of
 // distinct ids, not with the size of the file.
 //
 // Mapping. confirmed, id, name, desc (also Description), data, resolution,
@@ -526,9 +527,16 @@ func (r *ExportReader) start(rec []string, id int64, idText string, line int) {
 	run.more = run.more[:0]
 	run.conflicts = run.conflicts[:0]
 	copy(run.vals, rec)
-	for i := range run.src {
-		run.src[i] = line
+	// run.src is filled only when a second row arrives (see merge and
+	// srcLine): most vulns have one row.
+}
+
+// srcLine returns the line the run's value of header index i came from.
+func (run *exportRun) srcLine(i int) int {
+	if run.rows == 1 {
+		return run.line
 	}
+	return run.src[i]
 }
 
 func isEmptyValue(known int, v string) bool {
@@ -545,6 +553,11 @@ func isEmptyValue(known int, v string) bool {
 // merge folds a row with the run's id into the run.
 func (r *ExportReader) merge(rec []string, line int) {
 	run := &r.run
+	if run.rows == 1 {
+		for i := range run.src {
+			run.src[i] = run.line
+		}
+	}
 	run.rows++
 	for i, v := range rec {
 		known := r.known[i]
@@ -600,7 +613,7 @@ func (r *ExportReader) flush() (*ExportRecord, error) {
 // rowErr makes the error for column c of the run.
 func (r *ExportReader) rowErr(c int, err error) *RowError {
 	i := r.col[c]
-	return &RowError{Line: r.run.src[i], ID: r.run.idText, Column: r.header[i], Err: err}
+	return &RowError{Line: r.run.srcLine(i), ID: r.run.idText, Column: r.header[i], Err: err}
 }
 
 // get returns the merged value of a known column ("" when absent).
@@ -884,18 +897,24 @@ func (b *builder) cvss(vecCol, scoreCol int) *CVSS {
 	if vec == "" && score == "" {
 		return nil
 	}
-	out := &CVSS{}
+	// One allocation for the object and the values it points to.
+	box := &struct {
+		c   CVSS
+		vec string
+		f   float64
+	}{vec: vec}
 	if vec != "" {
-		out.VectorString = &vec
+		box.c.VectorString = &box.vec
 	}
 	if score != "" {
 		f, err := strconv.ParseFloat(score, 64)
 		if err != nil {
 			b.fail(scoreCol, fmt.Errorf("%s is not a number", quoteValue(score)))
 		}
-		out.BaseScore = &f
+		box.f = f
+		box.c.BaseScore = &box.f
 	}
-	return out
+	return &box.c
 }
 
 // listFail records err for the list column at header index i, read from
@@ -915,7 +934,7 @@ func (b *builder) strings(c int) []string {
 	}
 	run := &b.r.run
 	out, err := parsePyStrings(run.vals[i])
-	b.listFail(i, run.src[i], err)
+	b.listFail(i, run.srcLine(i), err)
 	out = unite(nil, out)
 	for _, m := range run.more {
 		if m.col == i {
@@ -935,7 +954,7 @@ func (b *builder) refs() []Ref {
 	}
 	run := &b.r.run
 	out, err := parsePyRefs(run.vals[i])
-	b.listFail(i, run.src[i], err)
+	b.listFail(i, run.srcLine(i), err)
 	out = unite(nil, out)
 	for _, m := range run.more {
 		if m.col == i {

@@ -226,7 +226,8 @@ func parsePyStrings(s string) ([]string, error) {
 	if err := p.open('['); err != nil {
 		return nil, err
 	}
-	var out []string
+	// One allocation: a list has at most one element more than commas.
+	out := make([]string, 0, strings.Count(s, ",")+1)
 	for {
 		done, err := p.closed(']')
 		if err != nil {
@@ -257,7 +258,7 @@ func parsePyRefs(s string) ([]Ref, error) {
 	if err := p.open('['); err != nil {
 		return nil, err
 	}
-	var out []Ref
+	out := make([]Ref, 0, strings.Count(s, "{"))
 	for {
 		done, err := p.closed(']')
 		if err != nil {

@@ -194,9 +194,23 @@ func TestNewChecked(t *testing.T) {
 	if _, err := NewChecked(c, nil); err == nil {
 		t.Error("no error without a catalogue")
 	}
-	c.Priorities["critical"] = "Critical"
-	_, err := NewChecked(c, sampleCatalog())
+	partial := sampleCatalog()
+	partial.Priorities, partial.Groups = nil, nil
+	delete(partial.Options, "urgency")
+	_, err := NewChecked(c, partial)
 	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("NewChecked with a partial catalogue = %v", err)
+	}
+	var paths []string
+	for _, p := range ps {
+		paths = append(paths, p.Path)
+	}
+	if got := strings.Join(paths, " "); got != "priorities templates[0].fields[1] templates[0].fields[2] templates[0].fields[2].value" {
+		t.Errorf("paths = %s\n%v", got, err)
+	}
+	c.Priorities["critical"] = "Critical"
+	_, err = NewChecked(c, sampleCatalog())
 	if !errors.As(err, &ps) || ps[0].Suggestion != "Urgent" {
 		t.Errorf("NewChecked = %v", err)
 	}

@@ -212,8 +212,8 @@ func (m *Mapper) Subject(v *faraday.Vuln) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrUnmappable, err)
 	}
-	// Fixed parts (literals, tag, workspace, id) are kept; text parts
-	// (name, severity, target) share what is left of the limit, in order.
+	// Fixed parts (literals, tag, workspace, id) are kept whole; text
+	// parts (name, severity, target) share what is left of the limit.
 	type part struct {
 		text  string
 		fixed bool

@@ -377,3 +377,52 @@ func TestRandomTextHelper(t *testing.T) {
 		t.Fatal(strconv.Itoa(len(s)))
 	}
 }
+
+// TestEscapeOnceProperty: decoding the escaped text once (entities, <br>
+// as a line break) gives the vuln's text back, for any text; nothing is
+// escaped twice and no raw markup character is left.
+func TestEscapeOnceProperty(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	for i := range 500 {
+		s := randomText(rng, rng.Intn(3000))
+		var h htmlBuilder
+		h.text(s)
+		got := h.b.String()
+		if strings.ContainsAny(strings.ReplaceAll(got, "<br>", ""), "<>\"'") {
+			t.Fatalf("case %d: raw markup left in %q", i, got)
+		}
+		want := strings.ToValidUTF8(s, "\uFFFD")
+		want = strings.ReplaceAll(want, "\r\n", "\n")
+		want = strings.ReplaceAll(want, "\r", "\n")
+		want = strings.Map(func(r rune) rune {
+			if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+				return -1
+			}
+			return r
+		}, want)
+		if back := html.UnescapeString(strings.ReplaceAll(got, "<br>", "\n")); back != want {
+			t.Fatalf("case %d: round trip\n got %q\nwant %q", i, back, want)
+		}
+	}
+}
+
+// TestSubjectPropertyOtherLayouts: the limits hold whatever the layout and
+// wherever the tag sits.
+func TestSubjectPropertyOtherLayouts(t *testing.T) {
+	rng := rand.New(rand.NewSource(6))
+	for _, format := range []string{"{name} — {target} {tag}", "{severity}: {name} ({target}) {tag}", "{tag}{name}{target}"} {
+		m := testMapper(t, func(c *Config) { c.Subject.Format = format })
+		for i := range 200 {
+			v := testVuln()
+			v.Name = randomText(rng, rng.Intn(600))
+			v.Target = randomText(rng, rng.Intn(400))
+			s, err := m.Subject(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !utf8.ValidString(s) || strings.ContainsAny(s, "\r\n\t") || utf8.RuneCountInString(s) > MaxSubjectRunes || !strings.Contains(s, "[FRD acme/123]") {
+				t.Fatalf("%q case %d: bad subject %q", format, i, s)
+			}
+		}
+	}
+}

@@ -184,8 +184,8 @@ func parseTagFormat(format string, instanceLabel bool) (tagFormat, []string) {
 	if strings.TrimSpace(format) == "" {
 		return tagFormat{}, []string{"the tag format is empty"}
 	}
-	if strings.ContainsAny(format, "\r\n\t") {
-		add("the tag format must be one line without tabs")
+	if strings.ContainsFunc(format, unicode.IsControl) {
+		add("the tag format must be one line, without tabs or other control characters")
 	}
 	if r, _ := utf8.DecodeRuneInString(format); unicode.IsSpace(r) {
 		add("the tag format must not start with white space")

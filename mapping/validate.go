@@ -42,9 +42,11 @@ func New(cfg *Config) (*Mapper, error) {
 
 // NewChecked validates cfg, checks it against the instance's catalogue,
 // and returns the Mapper only when both pass: no configuration reaches
-// ServiceDesk unchecked. A failure is one Problems value holding the
-// problems of both steps (Check runs only on a configuration that
-// validates).
+// ServiceDesk unchecked. Unlike Check, it also fails when the catalogue
+// lacks a list the configuration needs (priorities, statuses, templates,
+// users, and the categories, options, groups and technicians its fields
+// use). A failure is one Problems value (Check runs only on a
+// configuration that validates).
 func NewChecked(cfg *Config, cat *Catalog) (*Mapper, error) {
 	m, err := New(cfg)
 	if err != nil {
@@ -53,10 +55,57 @@ func NewChecked(cfg *Config, cat *Catalog) (*Mapper, error) {
 	if cat == nil {
 		return nil, errors.New("mapping: NewChecked needs the instance's catalogue")
 	}
-	if err := cfg.Check(cat); err != nil {
-		return nil, err
+	ps := cfg.unfetched(cat)
+	var checked Problems
+	if errors.As(cfg.Check(cat), &checked) {
+		ps = append(ps, checked...)
+	}
+	if len(ps) > 0 {
+		return nil, ps
 	}
 	return m, nil
+}
+
+// unfetched reports the parts of the catalogue that cfg needs checked but
+// that were not fetched (nil), for NewChecked's strict check.
+func (c *Config) unfetched(cat *Catalog) Problems {
+	var ps problems
+	need := func(path, what string, missing bool) {
+		if missing {
+			ps.add(path, "cannot be checked: the catalogue has no "+what+" (fetch them from the instance)")
+		}
+	}
+	need("priorities", "priorities", cat.Priorities == nil)
+	need("outgoing", "statuses", cat.Statuses == nil)
+	need("templates", "templates", cat.Templates == nil)
+	need("requester", "users", cat.Users == nil)
+	for i := range c.Templates {
+		for j, f := range c.Templates[i].Fields {
+			path := indexPath(indexPath("templates", i)+".fields", j)
+			key := strings.TrimSpace(f.Field)
+			switch {
+			case f.Type == Dropdown && key == "category":
+				need(path, "categories", cat.Categories == nil)
+			case f.Type == Dropdown:
+				_, ok := cat.Options[key]
+				need(path, "options for "+key, !ok)
+			case f.Type == Search:
+				kind := f.Search
+				if kind == "" {
+					kind = SearchKind(key)
+				}
+				switch kind {
+				case SearchGroup:
+					need(path, "groups", cat.Groups == nil)
+				case SearchTechnician:
+					need(path, "technicians", cat.Technicians == nil)
+				case SearchUser:
+					need(path, "users", cat.Users == nil)
+				}
+			}
+		}
+	}
+	return ps.list
 }
 
 // Keys of the request that the mapping sets itself.

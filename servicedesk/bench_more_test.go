@@ -85,13 +85,13 @@ func stdlibCreate(ctx context.Context, hc *http.Client, base string, in *service
 	raw, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	if err != nil || resp.StatusCode != http.StatusCreated {
-		return nil, fmt.Errorf("status %d, %v", resp.StatusCode, err)
+		return nil, fmt.Errorf("status %d, %w", resp.StatusCode, err)
 	}
 	var out struct {
 		Request *servicedesk.Request `json:"request"`
 	}
 	if err := json.Unmarshal(raw, &out); err != nil || out.Request == nil {
-		return nil, fmt.Errorf("decode: %v", err)
+		return nil, fmt.Errorf("decode: %w", err)
 	}
 	return out.Request, nil
 }
@@ -197,13 +197,13 @@ func walkServer(b *testing.B, total int) *httptest.Server {
 		}
 		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 		bw := bufio.NewWriter(w)
-		fmt.Fprintf(bw, `{"response_status":[{"status_code":2000,"status":"success"}],"list_info":{"has_more_rows":%t,"start_index":%d,"row_count":%d},"requests":[`,
+		_, _ = fmt.Fprintf(bw, `{"response_status":[{"status_code":2000,"status":"success"}],"list_info":{"has_more_rows":%t,"start_index":%d,"row_count":%d},"requests":[`,
 			start+n <= total, start, n)
 		for i := start; i < start+n; i++ {
 			if i > start {
 				_ = bw.WriteByte(',')
 			}
-			fmt.Fprintf(bw, `{"id":"1236400000%08d","display_id":"%d","subject":"[FRD acme/%d] Finding %d","short_description":"Found by Faraday","status":{"id":"123640000000006657","name":"Open","in_progress":true,"internal_name":"Open"},"priority":{"id":"123640000000006805","name":"High","color":"#ff0000"},"requester":{"id":"123640000000193011","name":"Security","email_id":"sec@example.com","is_vip_user":false},"template":{"id":"123640000000006655","name":"Default Request"},"created_time":{"display_value":"Jun 23, 2020 04:18 PM","value":"%d"},"has_notes":false,"udf_fields":{"udf_sline_301":"CVE-2024-%04d"}}`,
+			_, _ = fmt.Fprintf(bw, `{"id":"1236400000%08d","display_id":"%d","subject":"[FRD acme/%d] Finding %d","short_description":"Found by Faraday","status":{"id":"123640000000006657","name":"Open","in_progress":true,"internal_name":"Open"},"priority":{"id":"123640000000006805","name":"High","color":"#ff0000"},"requester":{"id":"123640000000193011","name":"Security","email_id":"sec@example.com","is_vip_user":false},"template":{"id":"123640000000006655","name":"Default Request"},"created_time":{"display_value":"Jun 23, 2020 04:18 PM","value":"%d"},"has_notes":false,"udf_fields":{"udf_sline_301":"CVE-2024-%04d"}}`,
 				i, i, i, i, 1592918317168+int64(i), i%10000)
 		}
 		_, _ = bw.WriteString(`]}`)

@@ -60,6 +60,8 @@ type Client struct {
 
 	common service
 
+	tags tagLocks // serialises CreateOnce per tag within this client
+
 	// Requests is the API of requests (tickets) and their notes.
 	Requests *RequestsService
 	// Templates reads request templates and their layouts.

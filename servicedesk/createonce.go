@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // ErrDuplicate matches a *DuplicateError: several requests carry the same
@@ -51,9 +52,11 @@ func (e *DuplicateError) Is(target error) bool { return target == ErrDuplicate }
 // (ErrDuplicate) listing the others. When none matches it creates the
 // request (see RequestsService.Create) and returns it with created true.
 //
-// Two CreateOnce calls racing for the same tag can both create: callers
-// serialise creates of one tag (the engine records a pending intent
-// first), and CreateOnce repairs what a crash or a lost answer left.
+// Calls for the same tag through one Client run one at a time. Calls
+// through different clients or processes racing for the same tag can both
+// create: callers serialise creates of one tag across processes (the
+// engine records a pending intent first), and CreateOnce repairs what a
+// crash or a lost answer left.
 func (s *RequestsService) CreateOnce(ctx context.Context, tag string, in *RequestInput) (r *Request, created bool, err error) {
 	if err := checkTag(tag); err != nil {
 		return nil, false, err
@@ -64,6 +67,11 @@ func (s *RequestsService) CreateOnce(ctx context.Context, tag string, in *Reques
 	if !strings.Contains(in.Subject, tag) {
 		return nil, false, fmt.Errorf("servicedesk: request.subject does not contain the tag %q: CreateOnce finds requests by that tag", truncate(tag, 80))
 	}
+	unlock, err := s.client.tags.lock(ctx, tag)
+	if err != nil {
+		return nil, false, fmt.Errorf("servicedesk: waiting for another CreateOnce of tag %q: %w", truncate(tag, 80), err)
+	}
+	defer unlock()
 	found, err := s.FindByTag(ctx, tag)
 	if err != nil {
 		return nil, false, fmt.Errorf("servicedesk: searching for tag %q: %w", truncate(tag, 80), err)
@@ -143,4 +151,49 @@ func checkTag(tag string) error {
 		return fmt.Errorf("servicedesk: idempotency tag has more than %d characters", MaxSubjectLength)
 	}
 	return nil
+}
+
+// tagLocks is a set of mutexes keyed by tag, each dropped when its last
+// holder leaves, so that the set does not grow with the tags seen.
+type tagLocks struct {
+	mu sync.Mutex
+	m  map[string]*tagLock
+}
+
+type tagLock struct {
+	ch    chan struct{} // holds one token while the tag is locked
+	users int           // holders and waiters
+}
+
+// lock waits until tag is free or ctx ends, and returns the unlock func.
+func (l *tagLocks) lock(ctx context.Context, tag string) (func(), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[string]*tagLock{}
+	}
+	tl := l.m[tag]
+	if tl == nil {
+		tl = &tagLock{ch: make(chan struct{}, 1)}
+		l.m[tag] = tl
+	}
+	tl.users++
+	l.mu.Unlock()
+	release := func() {
+		l.mu.Lock()
+		tl.users--
+		if tl.users == 0 {
+			delete(l.m, tag)
+		}
+		l.mu.Unlock()
+	}
+	select {
+	case tl.ch <- struct{}{}:
+		return func() { <-tl.ch; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net/http/httptest"
 	"reflect"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/vulndesk/mesd/servicedesk"
@@ -146,5 +148,57 @@ func TestCreateOnceAfterLostAnswerMakesNoDuplicate(t *testing.T) {
 	posts, _, _ := f.counts()
 	if n := f.withTag(tag); n != 1 || posts != 1 {
 		t.Fatalf("%d requests carry %s after %d posts: want exactly 1", n, tag, posts)
+	}
+}
+
+func TestCreateOnceSerialisesOneTagWithinAClient(t *testing.T) {
+	t.Parallel()
+	f, srv := newFakeSDP(t)
+	c := fakeClient(t, srv)
+	const tag = "[FRD acme/9]"
+	var wg sync.WaitGroup
+	created := make([]bool, 8)
+	ids := make([]servicedesk.ID, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Other tags proceed in parallel.
+			other := "[FRD other/" + strconv.Itoa(i) + "]"
+			if _, _, err := c.Requests.CreateOnce(context.Background(), other, &servicedesk.RequestInput{Subject: other}); err != nil {
+				t.Error(err)
+			}
+			r, cr, err := c.Requests.CreateOnce(context.Background(), tag, &servicedesk.RequestInput{Subject: tag + " x"})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			created[i], ids[i] = cr, r.ID
+		}()
+	}
+	wg.Wait()
+	n := 0
+	for i := range 8 {
+		if created[i] {
+			n++
+		}
+		if ids[i] != ids[0] {
+			t.Errorf("caller %d got request %s, caller 0 got %s", i, ids[i], ids[0])
+		}
+	}
+	if n != 1 || f.withTag(tag) != 1 {
+		t.Fatalf("%d callers created, %d requests carry the tag; want 1 and 1", n, f.withTag(tag))
+	}
+}
+
+func TestCreateOnceWaitHonoursContext(t *testing.T) {
+	t.Parallel()
+	_, srv := newFakeSDP(t)
+	c := fakeClient(t, srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err := c.Requests.CreateOnce(ctx, "[FRD a/1]", &servicedesk.RequestInput{Subject: "[FRD a/1]"})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
 	}
 }

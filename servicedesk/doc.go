@@ -78,5 +78,48 @@
 // adds and lists their notes. [RequestsService.All] is an iterator over
 // every page of a list. A close retried after an attempt that may have
 // taken effect, and then answered "Request is already closed", has done its
-// work and is reported as a success.
+// work and is reported as a success. [Client.RequestURL] gives a request's
+// page in the web UI of either edition.
+//
+// # Idempotent create
+//
+// A create whose answer is lost (a dropped connection, a crash) may or may
+// not have happened. [RequestsService.CreateOnce] makes creates safe to
+// repeat: the caller puts a short tag in the subject (for example
+// "[FRD acme/123]", ending in a delimiter), and CreateOnce searches for
+// subjects containing it, keeps exact matches only, and returns the
+// request found or creates one. Several matches return the oldest with a
+// [*DuplicateError]. Plain Create remains for callers that know no request
+// can exist yet.
+//
+// # Templates, lookups and users
+//
+// [TemplatesService] lists incident and service templates and reads one
+// template with its layouts, exposed as SDP returns them: how SDP marks a
+// field as mandatory is not established, so the client relies on no such
+// flag. Mandatory fields are learned from 4012 answers ([MandatoryFields],
+// [MandatoryFieldCache]). The lookups (Priorities, Statuses, Urgencies,
+// Impacts, Categories with their subcategories and items, Groups, Sites,
+// Technicians, Users) are [LookupService] values with List, All and Get;
+// [RequestsService.Metainfo] reads the request fields' metadata.
+// [UsersService.Find] finds a user by login name, email address or display
+// name, and reports a name shared by several users as an
+// [*AmbiguousError] listing them, never picking one.
+//
+// # Checking a configuration
+//
+// [Client.Ping] makes one call and tells apart a wrong URL
+// ([ErrWrongURL]), an unreachable host ([ErrUnreachable]), a login page
+// served instead of the API ([ErrLoginPage]), a wrong token
+// ([ErrUnauthorized]) and a token without permission ([ErrForbidden]),
+// each as a [*CheckError] with a hint.
+//
+// # SDP Cloud
+//
+// [ZohoTokenSource] turns a Zoho refresh token into access tokens for SDP
+// Cloud. It knows the accounts server of each data centre ([DataCentre];
+// overridable), keeps a token until shortly before it expires, shares one
+// refresh among concurrent callers, renews at most once when SDP answers
+// 401, never stores a Zoho error answer as a token, and keeps refreshes
+// within Zoho's limit of 10 per 10 minutes ([ErrRefreshLimit]).
 package servicedesk

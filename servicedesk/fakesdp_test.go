@@ -195,7 +195,7 @@ func (f *fakeSDP) list(w http.ResponseWriter, r *http.Request) {
 		rows = append(rows, f.rowJSON(match[i-1]))
 	}
 	more := li.StartIndex+li.RowCount <= len(match)
-	fmt.Fprintf(w, `{"response_status":[{"status_code":2000,"status":"success"}],"list_info":{"has_more_rows":%t,"start_index":%d,"row_count":%d},"requests":[%s]}`,
+	_, _ = fmt.Fprintf(w, `{"response_status":[{"status_code":2000,"status":"success"}],"list_info":{"has_more_rows":%t,"start_index":%d,"row_count":%d},"requests":[%s]}`,
 		more, li.StartIndex, len(rows), strings.Join(rows, ","))
 }
 

@@ -64,11 +64,11 @@ func TestPingTellsProblemsApart(t *testing.T) {
 				return
 			}
 			var ce *servicedesk.CheckError
-			if !errors.As(err, &ce) || ce.Problem != tc.problem || !errors.Is(err, tc.problem) {
+			if !errors.As(err, &ce) || !errors.Is(ce.Problem, tc.problem) || !errors.Is(err, tc.problem) {
 				t.Fatalf("Ping error %v (%T), want a *CheckError for %v", err, err, tc.problem)
 			}
 			for _, p := range []error{servicedesk.ErrWrongURL, servicedesk.ErrLoginPage, servicedesk.ErrUnreachable, servicedesk.ErrUnauthorized, servicedesk.ErrForbidden} {
-				if p != tc.problem && errors.Is(ce, p) && !slicesContains(tc.also, p) {
+				if !errors.Is(p, tc.problem) && errors.Is(ce, p) && !slicesContains(tc.also, p) {
 					t.Errorf("error also matches %v", p)
 				}
 			}
@@ -89,7 +89,7 @@ func TestPingTellsProblemsApart(t *testing.T) {
 
 func slicesContains(errs []error, e error) bool {
 	for _, x := range errs {
-		if x == e {
+		if errors.Is(x, e) {
 			return true
 		}
 	}
@@ -133,7 +133,7 @@ func TestPingUntrustedCertificate(t *testing.T) {
 	}
 	err = c.Ping(context.Background())
 	var ce *servicedesk.CheckError
-	if !errors.As(err, &ce) || ce.Problem != servicedesk.ErrUnreachable || !strings.Contains(ce.Hint, "certificate") {
+	if !errors.As(err, &ce) || !errors.Is(ce.Problem, servicedesk.ErrUnreachable) || !strings.Contains(ce.Hint, "certificate") {
 		t.Fatalf("Ping error %v, want ErrUnreachable with a certificate hint", err)
 	}
 }

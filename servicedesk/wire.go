@@ -315,11 +315,12 @@ func (l *statusList) UnmarshalJSON(b []byte) error {
 		*l = a
 		return nil
 	case len(b) > 0 && b[0] == '{':
-		var s ResponseStatus
-		if err := json.Unmarshal(b, &s); err != nil {
+		// The decoder has already checked b; decode it once, directly.
+		*l = make(statusList, 1)
+		if err := (*l)[0].UnmarshalJSON(b); err != nil {
+			*l = nil
 			return fmt.Errorf("response_status: %w", err)
 		}
-		*l = statusList{s}
 		return nil
 	}
 	return fmt.Errorf("response_status: want an object or an array, got %.32q", b)

@@ -131,7 +131,8 @@ type ZohoConfig struct {
 // the client asks Reauthenticate once: if the rejected token is still the
 // current one it is dropped and one refresh is made, and the call is sent
 // once more; a token already renewed by another caller is reused without
-// a refresh. Refreshes are counted in a sliding window and kept within
+// a refresh; a token younger than ZohoFreshTokenAge is not renewed (the
+// 401 is returned with an explanation). Refreshes are counted in a sliding window and kept within
 // Zoho's limit (ZohoRefreshLimit per ZohoRefreshWindow): beyond it the
 // source returns an error matching ErrRefreshLimit without calling Zoho.
 // An error answer is never stored as a token, even with HTTP 200.
@@ -150,6 +151,7 @@ type ZohoTokenSource struct {
 	access    string
 	expiry    time.Time // when access expires
 	renewAt   time.Time // when access is renewed
+	issued    time.Time // when access was obtained
 	apiDomain string
 	flight    *tokenFlight
 	refreshes []time.Time // starts of the refreshes in the window, oldest first
@@ -159,17 +161,22 @@ type tokenFlight struct {
 	done  chan struct{}
 	token string
 	err   error
+	// abandoned: the refresh failed because the refreshing caller's own
+	// context ended, which says nothing about the waiters' chances.
+	abandoned bool
 }
 
 // NewZohoTokenSource checks cfg and returns a token source. It does no
 // I/O: the first token is fetched by the first call.
 func NewZohoTokenSource(cfg ZohoConfig) (*ZohoTokenSource, error) {
-	for name, v := range map[string]string{"client id": cfg.ClientID, "client secret": cfg.ClientSecret, "refresh token": cfg.RefreshToken} {
-		if strings.TrimSpace(v) == "" {
-			return nil, fmt.Errorf("servicedesk: Zoho %s is empty", name)
+	for _, f := range []struct{ name, v string }{
+		{"client id", cfg.ClientID}, {"client secret", cfg.ClientSecret}, {"refresh token", cfg.RefreshToken},
+	} {
+		if strings.TrimSpace(f.v) == "" {
+			return nil, fmt.Errorf("servicedesk: Zoho %s is empty", f.name)
 		}
-		if strings.ContainsAny(v, " \t\r\n") {
-			return nil, fmt.Errorf("servicedesk: Zoho %s contains a space or line break (value not shown)", name)
+		if strings.ContainsAny(f.v, " \t\r\n") {
+			return nil, fmt.Errorf("servicedesk: Zoho %s contains a space or line break (value not shown)", f.name)
 		}
 	}
 	accounts := cfg.AccountsURL
@@ -264,11 +271,25 @@ func (z *ZohoTokenSource) Reauthenticate(ctx context.Context, rejected *http.Req
 	if !ok || old == "" {
 		return false, nil
 	}
+	z.mu.Lock()
+	age := z.now().Sub(z.issued)
+	fresh := z.access == old && age < ZohoFreshTokenAge
+	z.mu.Unlock()
+	if fresh {
+		return false, fmt.Errorf("servicedesk: the access token was rejected %v after Zoho issued it; not renewed, as a new one would be refused alike: check the OAuth scopes (for example SDPOnDemand.setup.READ for templates, SDPOnDemand.users.READ for users), the portal and the data centre",
+			age.Round(time.Second))
+	}
 	if _, err := z.token(ctx, old); err != nil {
 		return false, err
 	}
 	return true, nil
 }
+
+// ZohoFreshTokenAge is the age under which a rejected access token is not
+// renewed: SDP refusing a token Zoho has just issued points to missing
+// scopes or a wrong portal or data centre, which a new token would not
+// fix, and renewals are limited (ZohoRefreshLimit).
+const ZohoFreshTokenAge = 30 * time.Second
 
 // token returns a usable token. A non-empty rejected token is treated as
 // invalid if it is still the current one.
@@ -292,9 +313,8 @@ func (z *ZohoTokenSource) token(ctx context.Context, rejected string) (string, e
 				return "", fmt.Errorf("servicedesk: waiting for a Zoho token refresh: %w", ctx.Err())
 			}
 			if f.err != nil {
-				// The leader's context ended; ours has not: try again.
-				if (errors.Is(f.err, context.Canceled) || errors.Is(f.err, context.DeadlineExceeded)) && ctx.Err() == nil {
-					continue
+				if f.abandoned && ctx.Err() == nil {
+					continue // the refreshing caller gave up; ours may refresh
 				}
 				return "", f.err
 			}
@@ -315,10 +335,12 @@ func (z *ZohoTokenSource) token(ctx context.Context, rejected string) (string, e
 			z.access = tr.accessToken
 			z.expiry = now.Add(tr.expiresIn)
 			z.renewAt = z.expiry.Add(-min(z.margin, tr.expiresIn/2))
+			z.issued = now
 			z.apiDomain = tr.apiDomain
 			f.token = tr.accessToken
 		}
 		f.err = err
+		f.abandoned = err != nil && ctx.Err() != nil
 		z.flight = nil
 		z.mu.Unlock()
 		close(f.done)
@@ -455,9 +477,13 @@ func safeCode(raw json.RawMessage) string {
 		return "(unreadable)"
 	}
 	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+		if !isCodeRune(r) {
 			return "(unreadable)"
 		}
 	}
 	return s
+}
+
+func isCodeRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.'
 }

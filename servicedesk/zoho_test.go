@@ -353,11 +353,13 @@ func TestZohoRefreshLimitSlidingWindow(t *testing.T) {
 
 func TestZohoReauthenticateReusesATokenAlreadyRenewed(t *testing.T) {
 	t.Parallel()
-	z, srv := newZoho(t, testutil.NewClock(t0))
+	clock := testutil.NewClock(t0)
+	z, srv := newZoho(t, clock)
 	ctx := context.Background()
 	old, _ := z.Token(ctx)
 	req, _ := http.NewRequest(http.MethodGet, "https://sdp.test/", nil)
 	req.Header.Set("Authorization", "Zoho-oauthtoken "+old)
+	clock.Advance(time.Minute)
 	// Two calls rejected with the same token: one refresh between them.
 	for range 2 {
 		retry, err := z.Reauthenticate(ctx, req)
@@ -376,13 +378,15 @@ func TestZohoReauthenticateReusesATokenAlreadyRenewed(t *testing.T) {
 
 func TestZohoWithClientRefreshesOnceOn401(t *testing.T) {
 	t.Parallel()
-	z, srv := newZoho(t, testutil.NewClock(t0))
+	clock := testutil.NewClock(t0)
+	z, srv := newZoho(t, clock)
 	c, mock := newCloudMock(t, z)
 	const u = "https://sdpondemand.manageengine.eu/app/itdesk/api/v3/requests/71"
 	mock.RegisterResponder("GET", u, func(r *http.Request) (*http.Response, error) {
 		if r.Header.Get("Authorization") == "Zoho-oauthtoken at-SECRET-2" {
 			return sdpJSON(200, okRequest71)(r)
 		}
+		clock.Advance(time.Hour / 2)                    // the token has been in use for a while
 		return httpmock.NewStringResponse(401, ""), nil // a Zoho 401 may have no SDP body
 	})
 	if _, err := c.Requests.Get(context.Background(), "71"); err != nil {
@@ -393,9 +397,13 @@ func TestZohoWithClientRefreshesOnceOn401(t *testing.T) {
 	}
 
 	// Always 401: one refresh, one retry, then the 401.
-	z2, srv2 := newZoho(t, testutil.NewClock(t0))
+	clock2 := testutil.NewClock(t0)
+	z2, srv2 := newZoho(t, clock2)
 	c2, mock2 := newCloudMock(t, z2)
-	mock2.RegisterResponder("GET", u, httpmock.NewStringResponder(401, ""))
+	mock2.RegisterResponder("GET", u, func(*http.Request) (*http.Response, error) {
+		clock2.Advance(time.Minute)
+		return httpmock.NewStringResponse(401, ""), nil
+	})
 	_, err := c2.Requests.Get(context.Background(), "71")
 	if !errors.Is(err, servicedesk.ErrUnauthorized) {
 		t.Fatalf("error %v", err)
@@ -418,7 +426,7 @@ func TestZohoRefreshFailureSurfacesThroughTheClient(t *testing.T) {
 		t.Fatalf("SDP was called %d times without a token", n)
 	}
 	var ce *servicedesk.CheckError
-	if err := c.Ping(context.Background()); !errors.As(err, &ce) || ce.Problem != servicedesk.ErrUnauthorized {
+	if err := c.Ping(context.Background()); !errors.As(err, &ce) || !errors.Is(ce.Problem, servicedesk.ErrUnauthorized) {
 		t.Fatalf("Ping: %v, want a CheckError for ErrUnauthorized", err)
 	}
 }
@@ -478,5 +486,52 @@ func TestZohoWaiterHonoursItsContext(t *testing.T) {
 	close(srv.gate)
 	if err := <-done; err != nil {
 		t.Fatalf("leader: %v", err)
+	}
+}
+
+func TestZohoFreshTokenRejectedIsNotRenewed(t *testing.T) {
+	t.Parallel()
+	z, srv := newZoho(t, testutil.NewClock(t0))
+	c, mock := newCloudMock(t, z)
+	const u = "https://sdpondemand.manageengine.eu/app/itdesk/api/v3/request_templates/301"
+	mock.RegisterResponder("GET", u, httpmock.NewStringResponder(401, "")) // e.g. no setup scope
+	_, err := c.Templates.Get(context.Background(), "301")
+	if !errors.Is(err, servicedesk.ErrUnauthorized) || !strings.Contains(err.Error(), "SDPOnDemand.setup.READ") {
+		t.Fatalf("error %v, want the 401 with the scope hint", err)
+	}
+	if srv.count() != 1 || mock.GetCallCountInfo()["GET "+u] != 1 {
+		t.Fatalf("%d refreshes and %d calls, want 1 and 1: a token just issued is not renewed", srv.count(), mock.GetCallCountInfo()["GET "+u])
+	}
+	assertNoZohoSecret(t, "error", err.Error())
+}
+
+func TestZohoFollowerTakesOverWhenTheLeaderGivesUp(t *testing.T) {
+	t.Parallel()
+	z, srv := newZoho(t, testutil.NewClock(t0))
+	srv.gate = make(chan struct{})
+	srv.entered = make(chan struct{}, 2)
+	leaderCtx, cancelLeader := context.WithCancel(context.Background())
+	leaderDone := make(chan error, 1)
+	go func() {
+		_, err := z.Token(leaderCtx)
+		leaderDone <- err
+	}()
+	<-srv.entered // the leader's refresh is in flight
+	followerDone := make(chan string, 1)
+	go func() {
+		tok, err := z.Token(context.Background())
+		if err != nil {
+			t.Errorf("follower: %v", err)
+		}
+		followerDone <- tok
+	}()
+	cancelLeader()
+	if err := <-leaderDone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("leader error %v, want context.Canceled", err)
+	}
+	<-srv.entered // the follower made its own refresh
+	close(srv.gate)
+	if tok := <-followerDone; !strings.HasPrefix(tok, "at-SECRET-") {
+		t.Fatalf("follower token %q", tok)
 	}
 }

@@ -57,8 +57,17 @@ func TestLoopGuardAsymmetricMap(t *testing.T) {
 	if err != nil || !link.EchoConsumed {
 		t.Fatalf("echo not consumed: %+v %v", link, err)
 	}
-	// A technician sets "Open" later: not an echo any more.
-	f.clock.Advance(10 * time.Second)
+	// A copy of the echo delivery is a duplicate, not a change.
+	if _, _, ans := f.do(t, http.MethodPost, hdr(), body); ans != `{"result":"unchanged","reason":"duplicate","vuln":"acme/1"}` {
+		t.Fatalf("copy of the echo: %s", ans)
+	}
+	// A technician moves the ticket on (to a status the map ignores) and
+	// back to "Open" seconds later: not an echo any more.
+	f.clock.Advance(2 * time.Second)
+	if _, _, ans := f.do(t, http.MethodPost, hdr(), idBody("Cancelled", "", ticketA, f.valid)); ans != `{"result":"ignored","reason":"ignore","vuln":"acme/1"}` {
+		t.Fatalf("intermediate status: %s", ans)
+	}
+	f.clock.Advance(2 * time.Second)
 	code, _, ans = f.do(t, http.MethodPost, hdr(), body)
 	if code != 200 || ans != `{"result":"updated","vuln":"acme/1","status":"open"}` {
 		t.Fatalf("technician: %d %s", code, ans)
@@ -255,5 +264,38 @@ func TestTwoHandlersOneFile(t *testing.T) {
 	got, err := s2.Get(context.Background(), vulnA)
 	if err != nil || got.LastIncoming == nil || got.LastIncoming.Status != "Resolved" {
 		t.Fatalf("link seen by the other store: %+v %v", got, err)
+	}
+}
+
+// TestConcurrentEchoes: copies of one echo delivery arriving together are
+// one echo and duplicates; none applies the echoed status.
+func TestConcurrentEchoes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	f.vulns.Put(vulnA, faraday.StatusReopened)
+	push(t, f.links, vulnA, "Open", f.clock.Now())
+	body := idBody("Open", "", ticketA, f.valid)
+	const n = 20
+	var wg sync.WaitGroup
+	answers := make([]string, n)
+	for i := range n {
+		wg.Go(func() { _, _, answers[i] = f.do(t, http.MethodPost, hdr(), body) })
+	}
+	wg.Wait()
+	count := map[string]int{}
+	for _, a := range answers {
+		count[a]++
+	}
+	if count[`{"result":"unchanged","reason":"echo","vuln":"acme/1"}`] != 1 ||
+		count[`{"result":"unchanged","reason":"duplicate","vuln":"acme/1"}`] != n-1 {
+		t.Fatalf("answers %v", count)
+	}
+	if got := f.status(t, vulnA); got != faraday.StatusReopened || f.vulns.Sets() != 0 {
+		t.Fatalf("vuln %v after %d sets", got, f.vulns.Sets())
+	}
+	// After the claim timeout, the technician's "Open" is applied.
+	f.clock.Advance(DefaultClaimTimeout)
+	if _, _, ans := f.do(t, http.MethodPost, hdr(), body); ans != `{"result":"updated","vuln":"acme/1","status":"open"}` {
+		t.Fatalf("later: %s", ans)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -50,7 +51,42 @@ func NewHandler(cfg Config) (*Handler, error) {
 	}, nil
 }
 
+// Header values shared by every answer; net/http only reads them.
+var (
+	headerJSON    = []string{"application/json"}
+	headerNosniff = []string{"nosniff"}
+)
+
+var answerPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+var errTooLarge = errors.New("webhook: body too large")
+
+// readBody reads body into buf, failing with errTooLarge past limit bytes.
+// It reads the body directly, without a wrapper, so that nothing but the
+// pooled buffer is allocated.
+func readBody(buf *bytes.Buffer, body io.Reader, limit int64) error {
+	for {
+		if int64(buf.Len()) > limit {
+			return errTooLarge
+		}
+		buf.Grow(4096)
+		b := buf.AvailableBuffer()
+		b = b[:min(int64(cap(b)), limit+1-int64(buf.Len()))]
+		n, err := body.Read(b)
+		buf.Write(b[:n])
+		if err == io.EOF {
+			if int64(buf.Len()) > limit {
+				return errTooLarge
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
 
 // delivery is an authenticated, understood request.
 type delivery struct {
@@ -60,6 +96,7 @@ type delivery struct {
 	sdpStatus string
 	ref       faraday.VulnKey // zero when the description has none
 	refOther  bool            // the reference is another instance's
+	settleErr error           // a claim that could not be settled
 }
 
 // ServeHTTP answers one webhook delivery.
@@ -104,8 +141,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o *Outcome) {
 			bufPool.Put(buf)
 		}
 	}()
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit)); err != nil {
-		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+	body := io.Reader(r.Body)
+	if r.Body == nil {
+		body = http.NoBody
+	}
+	if err := readBody(buf, body, limit); err != nil {
+		if errors.Is(err, errTooLarge) {
+			// Do not read on: tell the server to close the connection.
+			w.Header().Set("Connection", "close")
 			reject(o, http.StatusRequestEntityTooLarge, ReasonTooLarge, "")
 			return
 		}
@@ -119,12 +162,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o *Outcome) {
 	tok, err := h.authenticate(ctx, &f, r.Header.Get(HeaderToken), now)
 	if err != nil {
 		if !isTokenProblem(err) {
-			h.cfg.Logger.LogAttrs(ctx, slog.LevelError, "webhook: token store failed", slog.String("delivery", o.DeliveryID), slog.String("error", err.Error()))
-			o.Code, o.Result, o.Reason = http.StatusServiceUnavailable, ResultFailed, ReasonUnavailable
+			o.Code, o.Result, o.Reason, o.Err = http.StatusServiceUnavailable, ResultFailed, ReasonUnavailable, err
 			return
 		}
 		addr := clientAddr(r, h.cfg.TrustedProxies)
-		if ok, wait := h.failures.allow(addr.String(), now); !ok {
+		if ok, wait := h.failures.allow(addrKey(addr), now); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
 			reject(o, http.StatusTooManyRequests, ReasonRateLimited, "")
 			return
@@ -140,8 +182,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o *Outcome) {
 	if h.cfg.Roles != nil {
 		role, err := h.cfg.Roles(ctx, tok.UserID)
 		if err != nil {
-			h.cfg.Logger.LogAttrs(ctx, slog.LevelError, "webhook: role lookup failed", slog.String("delivery", o.DeliveryID), slog.String("error", err.Error()))
-			o.Code, o.Result, o.Reason = http.StatusServiceUnavailable, ResultFailed, ReasonUnavailable
+			o.Code, o.Result, o.Reason, o.Err = http.StatusServiceUnavailable, ResultFailed, ReasonUnavailable, fmt.Errorf("role lookup: %w", err)
 			return
 		}
 		if !role.Allowed(faraday.UnitServiceDesk, faraday.ActionUpdate) {
@@ -170,6 +211,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o *Outcome) {
 		if ref, ok := mapping.ParseReference(f.description()); ok {
 			d.ref = faraday.VulnKey{Workspace: ref.Workspace, VulnID: ref.VulnID}
 			d.refOther = h.cfg.Statuses.Reference(ref.Workspace, ref.VulnID).Instance != ref.Instance
+			o.Reference = d.ref
 		}
 	}
 	h.process(ctx, &d, o)
@@ -241,8 +283,14 @@ func (h *Handler) process(ctx context.Context, d *delivery, o *Outcome) {
 		ok200(ResultIgnored, ReasonNoReference)
 		return
 	}
-	if d.ticketID == "" && d.refOther {
-		ok200(ResultIgnored, ReasonOtherInstance)
+	if d.refOther {
+		// Another instance's reference: without an id it names no vuln
+		// of ours; with one, id and reference cannot agree.
+		if d.ticketID == "" {
+			ok200(ResultIgnored, ReasonOtherInstance)
+		} else {
+			ok200(ResultIgnored, ReasonMismatch)
+		}
 		return
 	}
 	link, err := h.findLink(ctx, d)
@@ -251,21 +299,19 @@ func (h *Handler) process(ctx context.Context, d *delivery, o *Outcome) {
 		ok200(ResultIgnored, ReasonUnknownTicket)
 		return
 	case err != nil:
-		h.fail(ctx, d, o, err)
+		h.fail(d, o, err)
 		return
 	}
 	o.Vuln = link.Key
-	if d.ticketID != "" && d.ref != (faraday.VulnKey{}) && (d.refOther || d.ref != link.Key) {
-		h.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook: ticket id and footer reference disagree; nothing applied",
-			slog.String("delivery", d.id), slog.String("ticket", d.ticketID),
-			slog.String("linked_vuln", link.Key.String()), slog.String("reference", d.ref.String()))
+	if d.ticketID != "" && d.ref != (faraday.VulnKey{}) && d.ref != link.Key {
 		ok200(ResultIgnored, ReasonMismatch)
 		return
 	}
 	in := h.cfg.Statuses.Incoming(d.sdpStatus)
 	res, reason, err := h.apply(ctx, d, link, in)
+	o.Err = d.settleErr
 	if err != nil {
-		h.fail(ctx, d, o, err)
+		h.fail(d, o, err)
 		return
 	}
 	if res == ResultUpdated || reason == ReasonAlreadySet {
@@ -293,7 +339,26 @@ func (h *Handler) findLink(ctx context.Context, d *delivery) (faraday.Link, erro
 	return link, err
 }
 
-const claimPrefix = "claim:"
+// Prefixes of LastIncoming.ChangeID: a change being applied, and an echo
+// consumed. A committed change has the bare delivery id.
+const (
+	claimPrefix = "claim:"
+	echoPrefix  = "echo:"
+)
+
+// isDuplicate reports whether li, the link's last incoming change, is
+// another delivery of the same status that is still being applied, or an
+// echo consumed with no other status seen since, within ClaimTimeout: SDP
+// sends copies of one delivery within moments, while a technician must
+// change the status in between (a delivery that clears the echo record)
+// to send it again.
+func (h *Handler) isDuplicate(li *faraday.IncomingChange, d *delivery, now time.Time) bool {
+	if li == nil || !sameStatus(li.Status, d.sdpStatus) || now.Sub(li.At.Time) >= h.cfg.ClaimTimeout {
+		return false
+	}
+	return strings.HasPrefix(li.ChangeID, claimPrefix) && li.ChangeID != claimPrefix+d.id ||
+		strings.HasPrefix(li.ChangeID, echoPrefix)
+}
 
 // casAttempts bounds the compare-and-set loop of one delivery.
 const casAttempts = 16
@@ -316,9 +381,27 @@ func (h *Handler) apply(ctx context.Context, d *delivery, link faraday.Link, in 
 			}
 		}
 		now := h.cfg.Now()
+		if li := link.LastIncoming; li != nil && strings.HasPrefix(li.ChangeID, echoPrefix) && !sameStatus(li.Status, d.sdpStatus) {
+			// The ticket moved on since the echo: copies of the echo no
+			// longer need recognising, and the same status set again
+			// later is a real change.
+			next := link.Clone()
+			next.LastIncoming.ChangeID = strings.TrimPrefix(li.ChangeID, echoPrefix)
+			stored, err := h.cfg.Links.CompareAndSet(ctx, next, link.Revision)
+			if err != nil {
+				if errors.Is(err, faraday.ErrConflict) {
+					continue
+				}
+				return "", "", err
+			}
+			link = stored
+		}
 		if mapping.IsEcho(d.sdpStatus, mapping.PushedOf(&link.ServiceDeskEntry), h.cfg.EchoWindow, now) {
 			next := link.Clone()
 			next.EchoConsumed = true
+			// Recorded so that a second copy of this delivery, arriving
+			// while the echo would no longer match, is a duplicate.
+			next.LastIncoming = &faraday.IncomingChange{Status: d.sdpStatus, ChangeID: echoPrefix + d.id, At: faraday.NewTime(now)}
 			if _, err := h.cfg.Links.CompareAndSet(ctx, next, link.Revision); err != nil {
 				if errors.Is(err, faraday.ErrConflict) {
 					continue
@@ -334,9 +417,7 @@ func (h *Handler) apply(ctx context.Context, d *delivery, link faraday.Link, in 
 		default:
 			return ResultIgnored, ReasonNotMapped, nil
 		}
-		if li := link.LastIncoming; li != nil && strings.HasPrefix(li.ChangeID, claimPrefix) &&
-			li.ChangeID != claimPrefix+d.id && sameStatus(li.Status, d.sdpStatus) &&
-			now.Sub(li.At.Time) < h.cfg.ClaimTimeout {
+		if h.isDuplicate(link.LastIncoming, d, now) {
 			return ResultUnchanged, ReasonDuplicate, nil
 		}
 		var cur faraday.Status
@@ -356,45 +437,74 @@ func (h *Handler) apply(ctx context.Context, d *delivery, link faraday.Link, in 
 		claim := link.Clone()
 		prev := link.LastIncoming
 		claim.LastIncoming = &faraday.IncomingChange{Status: d.sdpStatus, ChangeID: claimPrefix + d.id, At: faraday.NewTime(now)}
-		if _, err := h.cfg.Links.CompareAndSet(ctx, claim, link.Revision); err != nil {
+		claimed, err := h.cfg.Links.CompareAndSet(ctx, claim, link.Revision)
+		if err != nil {
 			if errors.Is(err, faraday.ErrConflict) {
 				continue
 			}
 			return "", "", err
 		}
-		err = h.retry(ctx, func() error { return h.cfg.Vulns.SetStatus(ctx, key, in.Status) })
+		err = h.setStatus(ctx, key, in.Status)
 		if err != nil {
-			h.settleClaim(ctx, key, d.id, func(c *faraday.IncomingChange) *faraday.IncomingChange { return prev })
+			h.settleClaim(ctx, d, claimed, prev)
 			if errors.Is(err, ErrVulnNotFound) {
 				return ResultIgnored, ReasonVulnNotFound, nil
 			}
 			return "", "", err
 		}
-		h.settleClaim(ctx, key, d.id, func(c *faraday.IncomingChange) *faraday.IncomingChange {
-			done := *c
-			done.ChangeID = d.id
-			return &done
-		})
+		done := *claimed.LastIncoming
+		done.ChangeID = d.id
+		h.settleClaim(ctx, d, claimed, &done)
 		return ResultUpdated, "", nil
 	}
 	return "", "", fmt.Errorf("webhook: link %s kept changing: %w", key, faraday.ErrConflict)
 }
 
-// settleClaim replaces this delivery's claim in LastIncoming (commit or
-// roll back). If the claim is gone (another delivery took over), it leaves
-// the link alone; a failure only logs, since the claim expires anyway.
-func (h *Handler) settleClaim(ctx context.Context, key faraday.VulnKey, id string, to func(*faraday.IncomingChange) *faraday.IncomingChange) {
-	errGone := errors.New("claim gone")
-	_, err := faraday.UpdateLink(context.WithoutCancel(ctx), h.cfg.Links, key, casAttempts, func(l *faraday.Link) error {
-		if l.Revision == 0 || l.LastIncoming == nil || l.LastIncoming.ChangeID != claimPrefix+id {
-			return errGone
+// setStatus sets the vuln's status, retried.
+func (h *Handler) setStatus(ctx context.Context, key faraday.VulnKey, status faraday.Status) error {
+	var err error
+	for i := 0; i < h.cfg.Retry.Attempts; i++ {
+		if i > 0 {
+			if werr := h.pause(ctx, i); werr != nil {
+				return errors.Join(err, werr)
+			}
 		}
-		l.LastIncoming = to(l.LastIncoming)
+		err = h.cfg.Vulns.SetStatus(ctx, key, status)
+		if !retryable(ctx, err) {
+			return err
+		}
+	}
+	return err
+}
+
+var errClaimGone = errors.New("webhook: claim gone")
+
+// settleClaim replaces this delivery's claim in LastIncoming with to (the
+// committed change, or what was there before the claim). It first tries
+// the revision the claim wrote; if the link changed since, it re-reads it,
+// and leaves it alone when the claim is gone (another delivery took over).
+// A failure is only reported (Outcome.Err): the claim expires after
+// ClaimTimeout anyway.
+func (h *Handler) settleClaim(ctx context.Context, d *delivery, claimed faraday.Link, to *faraday.IncomingChange) {
+	id := d.id
+	next := claimed
+	next.LastIncoming = to
+	_, err := h.cfg.Links.CompareAndSet(ctx, next, claimed.Revision)
+	if !errors.Is(err, faraday.ErrConflict) && ctx.Err() == nil {
+		if err != nil {
+			d.settleErr = fmt.Errorf("settling the claim: %w", err)
+		}
+		return
+	}
+	_, err = faraday.UpdateLink(context.WithoutCancel(ctx), h.cfg.Links, claimed.Key, casAttempts, func(l *faraday.Link) error {
+		if l.Revision == 0 || l.LastIncoming == nil || l.LastIncoming.ChangeID != claimPrefix+id {
+			return errClaimGone
+		}
+		l.LastIncoming = to
 		return nil
 	})
-	if err != nil && !errors.Is(err, errGone) {
-		h.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook: could not settle the claim on the link",
-			slog.String("delivery", id), slog.String("vuln", key.String()), slog.String("error", err.Error()))
+	if err != nil && !errors.Is(err, errClaimGone) {
+		d.settleErr = fmt.Errorf("settling the claim: %w", err)
 	}
 }
 
@@ -417,33 +527,42 @@ func sameStatus(a, b string) bool {
 // other than a not-found, a conflict or the request's end, pausing
 // Retry.Wait, then twice that, and so on.
 func (h *Handler) retry(ctx context.Context, fn func() error) error {
-	wait := h.cfg.Retry.Wait
 	var err error
 	for i := 0; i < h.cfg.Retry.Attempts; i++ {
 		if i > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return errors.Join(err, ctx.Err())
-			case <-t.C:
+			if werr := h.pause(ctx, i); werr != nil {
+				return errors.Join(err, werr)
 			}
-			wait *= 2
 		}
 		err = fn()
-		if err == nil || errors.Is(err, ErrVulnNotFound) || errors.Is(err, faraday.ErrLinkNotFound) ||
-			errors.Is(err, faraday.ErrConflict) || ctx.Err() != nil {
+		if !retryable(ctx, err) {
 			return err
 		}
 	}
 	return err
 }
 
+func retryable(ctx context.Context, err error) bool {
+	return err != nil && !errors.Is(err, ErrVulnNotFound) && !errors.Is(err, faraday.ErrLinkNotFound) &&
+		!errors.Is(err, faraday.ErrConflict) && ctx.Err() == nil
+}
+
+// pause waits before attempt i (1 for the second call): Retry.Wait
+// doubled i-1 times.
+func (h *Handler) pause(ctx context.Context, i int) error {
+	t := time.NewTimer(h.cfg.Retry.Wait << (i - 1))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // fail answers 503 and hands the delivery to the dead-letter callback.
-func (h *Handler) fail(ctx context.Context, d *delivery, o *Outcome, err error) {
-	o.Code, o.Result, o.Reason = http.StatusServiceUnavailable, ResultFailed, ReasonUnavailable
-	h.cfg.Logger.LogAttrs(ctx, slog.LevelError, "webhook: store failed; delivery dead-lettered",
-		slog.String("delivery", d.id), slog.String("error", err.Error()))
+func (h *Handler) fail(d *delivery, o *Outcome, err error) {
+	o.Code, o.Result, o.Reason, o.Err = http.StatusServiceUnavailable, ResultFailed, ReasonUnavailable, err
 	if h.cfg.DeadLetter != nil {
 		h.cfg.DeadLetter(DeadLetter{
 			DeliveryID: d.id, At: d.at, TicketID: d.ticketID, Reference: d.ref,
@@ -457,7 +576,7 @@ func (h *Handler) fail(ctx context.Context, d *delivery, o *Outcome, err error) 
 // dead-letter callback again). The echo check uses the current clock.
 func (h *Handler) Replay(ctx context.Context, dl DeadLetter) Outcome {
 	start := time.Now()
-	o := Outcome{DeliveryID: dl.DeliveryID, TicketID: dl.TicketID, SDPStatus: dl.SDPStatus}
+	o := Outcome{DeliveryID: dl.DeliveryID, TicketID: dl.TicketID, Reference: dl.Reference, SDPStatus: dl.SDPStatus}
 	d := delivery{id: dl.DeliveryID, at: dl.At, ticketID: dl.TicketID, sdpStatus: dl.SDPStatus, ref: dl.Reference}
 	h.process(ctx, &d, &o)
 	o.Duration = time.Since(start)
@@ -468,28 +587,32 @@ func (h *Handler) Replay(ctx context.Context, dl DeadLetter) Outcome {
 }
 
 func (h *Handler) write(w http.ResponseWriter, o *Outcome) {
-	var arr [256]byte
-	b := o.answer(arr[:0])
+	bp := answerPool.Get().(*[]byte)
+	b := o.answer((*bp)[:0])
 	hd := w.Header()
-	hd.Set("Content-Type", "application/json")
-	hd.Set("Content-Length", strconv.Itoa(len(b)))
-	hd.Set("X-Content-Type-Options", "nosniff")
+	hd["Content-Type"] = headerJSON
+	hd["X-Content-Type-Options"] = headerNosniff
 	w.WriteHeader(o.Code)
 	_, _ = w.Write(b)
+	*bp = b
+	answerPool.Put(bp)
 }
 
 // log writes the request's one line: outcome, vuln, timing; never the
 // token, never the description.
 func (h *Handler) log(r *http.Request, o *Outcome) {
 	level := slog.LevelInfo
-	if o.Code >= 400 {
+	switch {
+	case o.Code >= 500:
+		level = slog.LevelError
+	case o.Code >= 400 || o.Err != nil || o.Reason == ReasonMismatch:
 		level = slog.LevelWarn
 	}
 	ctx := r.Context()
 	if !h.cfg.Logger.Enabled(ctx, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 10)
+	attrs := make([]slog.Attr, 0, 13)
 	attrs = append(attrs,
 		slog.String("delivery", o.DeliveryID),
 		slog.Int("code", o.Code),
@@ -506,11 +629,17 @@ func (h *Handler) log(r *http.Request, o *Outcome) {
 	if o.Vuln.VulnID != 0 {
 		attrs = append(attrs, slog.String("vuln", o.Vuln.String()))
 	}
+	if o.Reference.VulnID != 0 {
+		attrs = append(attrs, slog.String("reference", o.Reference.String()))
+	}
 	if o.SDPStatus != "" {
 		attrs = append(attrs, slog.String("sdp_status", o.SDPStatus))
 	}
 	if o.Status.Valid() {
 		attrs = append(attrs, slog.String("status", o.Status.String()))
+	}
+	if o.Err != nil {
+		attrs = append(attrs, slog.String("error", o.Err.Error()))
 	}
 	attrs = append(attrs, slog.String("remote", r.RemoteAddr), slog.Duration("duration", o.Duration))
 	h.cfg.Logger.LogAttrs(ctx, level, "webhook delivery", attrs...)

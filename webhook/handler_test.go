@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -207,6 +208,9 @@ func TestRawRequests(t *testing.T) {
 			if got := f.status(t, vulnB); got != faraday.StatusOpen {
 				t.Errorf("acme/2 changed to %v", got)
 			}
+			if l, err := f.links.Get(context.Background(), vulnA); err != nil || l.RequestID != ticketA || l.State != faraday.LinkLinked {
+				t.Errorf("the link of acme/1 did not stay: %+v, %v", l, err)
+			}
 			logs := f.logs.String()
 			for _, secret := range []string{f.valid, f.revoked, f.expired, f.jira, "SQL injection", "drop table"} {
 				if strings.Contains(logs, secret) {
@@ -220,4 +224,68 @@ func TestRawRequests(t *testing.T) {
 // otherCheck returns the check of "1:other:acme:1" (CRC-32 IEEE, hex).
 func otherCheck() string {
 	return crcHex("1:other:acme:1")
+}
+
+// TestLogAndOutcome: one log line per request with the outcome, the vuln
+// and the timing, and the same facts in the outcome callback; neither holds
+// the token or the description.
+func TestLogAndOutcome(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	const secretText = "customer database password hint"
+	f.do(t, http.MethodPost, hdr(), idBody("Closed", secretText+f.footer(vulnA), ticketA, f.valid))
+	f.do(t, http.MethodPost, hdr(), idBody("Closed", f.footer(vulnB), ticketA, f.valid)) // mismatch
+	f.do(t, http.MethodPost, hdr(), seedBody("Closed", secretText, "Token "+otherToken(f.valid)))
+
+	lines := strings.Split(strings.TrimSpace(f.logs.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d log lines for 3 requests:\n%s", len(lines), f.logs.String())
+	}
+	type line struct {
+		Level, Msg, Delivery, Result, Reason, Ticket, Vuln, Reference, Status string
+		Code                                                                  int
+		SDPStatus                                                             string `json:"sdp_status"`
+		Duration                                                              *int64
+	}
+	var got []line
+	for _, l := range lines {
+		var v line
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("%v: %s", err, l)
+		}
+		if v.Msg != "webhook delivery" || v.Delivery == "" || v.Duration == nil {
+			t.Errorf("line lacks message, delivery or duration: %s", l)
+		}
+		for _, secret := range []string{f.valid, otherToken(f.valid), secretText} {
+			if strings.Contains(l, secret) {
+				t.Errorf("line holds a token or the description: %s", l)
+			}
+		}
+		got = append(got, v)
+	}
+	want := []line{
+		{Level: "INFO", Code: 200, Result: "updated", Ticket: ticketA, Vuln: "acme/1", Reference: "acme/1", SDPStatus: "Closed", Status: "closed"},
+		{Level: "WARN", Code: 200, Result: "ignored", Reason: "id_reference_mismatch", Ticket: ticketA, Vuln: "acme/1", Reference: "acme/2", SDPStatus: "Closed"},
+		{Level: "WARN", Code: 401, Result: "rejected", Reason: "unauthorized"},
+	}
+	for i := range want {
+		g := got[i]
+		g.Msg, g.Delivery, g.Duration = "", "", nil
+		if g != want[i] {
+			t.Errorf("line %d:\n got %+v\nwant %+v", i, g, want[i])
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.outcomes) != 3 {
+		t.Fatalf("%d outcomes", len(f.outcomes))
+	}
+	o := f.outcomes[0]
+	if o.Code != 200 || o.Result != ResultUpdated || o.Vuln != vulnA || o.Reference != vulnA || o.TicketID != ticketA ||
+		o.SDPStatus != "Closed" || o.Status != faraday.StatusClosed || o.DeliveryID != got[0].Delivery || o.Duration <= 0 {
+		t.Errorf("outcome %+v", o)
+	}
+	if o := f.outcomes[2]; o.Code != 401 || o.SDPStatus != "" || o.Vuln.VulnID != 0 {
+		t.Errorf("401 outcome tells too much: %+v", o)
+	}
 }

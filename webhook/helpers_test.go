@@ -73,19 +73,24 @@ func (s *syncBuffer) String() string {
 
 func loadMapper(t testing.TB) *mapping.Mapper {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", "mapping.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := mapping.LoadConfig(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := mapping.New(cfg)
+	m, err := readMapper()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// readMapper compiles testdata/mapping.json.
+func readMapper() (*mapping.Mapper, error) {
+	data, err := os.ReadFile(filepath.Join("testdata", "mapping.json"))
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := mapping.LoadConfig(data)
+	if err != nil {
+		return nil, err
+	}
+	return mapping.New(cfg)
 }
 
 // newFixture builds the fixture; edit adjusts the Config before the
@@ -221,4 +226,12 @@ func otherToken(tok string) string {
 		return "B" + tok[1:]
 	}
 	return "A" + tok[1:]
+}
+
+// httptestServer serves h on loopback for the test and returns its URL.
+func httptestServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return s.URL
 }

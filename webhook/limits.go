@@ -62,6 +62,19 @@ func (s *limiterSet[K]) prune(now time.Time) {
 	}
 }
 
+// addrKey is the failure limiter's key of a client address: the address
+// itself for IPv4, its /64 for IPv6, where one client commonly holds a
+// whole /64.
+func addrKey(a netip.Addr) string {
+	a = a.Unmap()
+	if a.Is6() {
+		if p, err := a.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return a.String()
+}
+
 // retryAfter returns how long until l has one event again.
 func retryAfter(l *rate.Limiter, now time.Time) time.Duration {
 	missing := 1 - l.TokensAt(now)

@@ -92,13 +92,19 @@ type Outcome struct {
 	DeliveryID string
 	// TicketID is the body's request id, if any.
 	TicketID string
-	// Vuln is the vuln the delivery was for, when known.
+	// Vuln is the linked vuln the delivery was for, when known.
 	Vuln faraday.VulnKey
+	// Reference is the vuln named by the description's footer reference,
+	// when there is one (from this instance or another).
+	Reference faraday.VulnKey
 	// SDPStatus is the ServiceDesk status delivered, when readable and
 	// authenticated.
 	SDPStatus string
 	// Status is the Faraday status applied (or already there).
 	Status faraday.Status
+	// Err is the store error behind a 503, or a failure to settle the
+	// claim on the link after the change was applied.
+	Err error
 	// Duration is how long the handler took.
 	Duration time.Duration
 }

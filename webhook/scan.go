@@ -245,10 +245,10 @@ func scanTail(body []byte, f *fields) int {
 			break
 		}
 		switch {
-		case key == keyID && !f.hasID:
-			f.id, f.hasID = val, true
-		case key == keyAuthorization && !f.hasToken && quoted:
-			f.token, f.hasToken = val, true
+		case string(key) == keyID && !f.hasID:
+			f.id, f.hasID = string(val), true
+		case string(key) == keyAuthorization && !f.hasToken && quoted:
+			f.token, f.hasToken = string(val), true
 		default:
 			return start
 		}
@@ -266,7 +266,7 @@ func scanTail(body []byte, f *fields) int {
 // space allowed), where value is a string without quotes or backslashes,
 // a number, true, false or null. It returns the key, the value's text,
 // whether it was a string, and the index of the key's opening quote.
-func fieldBack(body []byte, i int) (key, val string, quoted bool, at int, ok bool) {
+func fieldBack(body []byte, i int) (key, val []byte, quoted bool, at int, ok bool) {
 	i = skipSpaceBack(body, i)
 	if i == 0 {
 		return
@@ -281,7 +281,7 @@ func fieldBack(body []byte, i int) (key, val string, quoted bool, at int, ok boo
 		if bytes.IndexByte(v, '\\') >= 0 || bytes.IndexByte(v, '\n') >= 0 {
 			return
 		}
-		val, quoted, vs = string(v), true, j
+		val, quoted, vs = v, true, j
 	} else {
 		j := i
 		for j > 0 && isBareValueByte(body[j-1]) {
@@ -290,7 +290,7 @@ func fieldBack(body []byte, i int) (key, val string, quoted bool, at int, ok boo
 		if j == i {
 			return
 		}
-		val, vs = string(body[j:i]), j
+		val, vs = body[j:i], j
 	}
 	k := skipSpaceBack(body, vs)
 	if k == 0 || body[k-1] != ':' {
@@ -304,7 +304,7 @@ func fieldBack(body []byte, i int) (key, val string, quoted bool, at int, ok boo
 	if ks < 0 {
 		return
 	}
-	return string(body[ks+1 : k-1]), val, quoted, ks, true
+	return body[ks+1 : k-1], val, quoted, ks, true
 }
 
 func isBareValueByte(c byte) bool {

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -223,5 +224,57 @@ func TestNewHandlerValidates(t *testing.T) {
 	f := newFixture(t, nil)
 	if f.h.cfg.Limits.MaxBodyBytes != 1<<20 || f.h.cfg.EchoWindow != DefaultEchoWindow || len(f.h.cfg.Scopes) != 1 {
 		t.Fatalf("defaults not applied: %+v", f.h.cfg.Limits)
+	}
+}
+
+// TestChunkedBodyOverLimit: a body without a length is cut at the limit.
+func TestChunkedBodyOverLimit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *Config) { c.Limits.MaxBodyBytes = 1000 })
+	body := seedBody("Closed", strings.Repeat("x", 1000), f.valid)
+	req := httptest.NewRequest(http.MethodPost, Path, io.NopCloser(strings.NewReader(body)))
+	req.ContentLength = -1
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	if rec.Code != 413 || rec.Body.String() != `{"error":"body_too_large"}` {
+		t.Fatalf("%d %s", rec.Code, rec.Body.String())
+	}
+	// Exactly at the limit is accepted.
+	body = seedBody("Closed", f.footer(vulnA), f.valid)
+	body += strings.Repeat(" ", 1000-len(body))
+	req = httptest.NewRequest(http.MethodPost, Path, io.NopCloser(strings.NewReader(body)))
+	req.ContentLength = -1
+	rec = httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	if rec.Code != 200 || rec.Body.String() != ansUpdatedClosed {
+		t.Fatalf("at the limit: %d %s", rec.Code, rec.Body.String())
+	}
+}
+
+func TestAddrKey(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"192.0.2.7":             "192.0.2.7",
+		"2001:db8:1:2:3:4:5:6":  "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff::1":  "2001:db8:1:2::/64",
+		"::ffff:198.51.100.250": "198.51.100.250",
+	} {
+		if got := addrKey(netip.MustParseAddr(in)); got != want {
+			t.Errorf("addrKey(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// TestNilBody: a request without a body (as a caller building one by hand
+// may pass) is a 401, not a panic.
+func TestNilBody(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	req := httptest.NewRequest(http.MethodPost, Path, nil)
+	req.Body = nil
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	if rec.Code != 401 || rec.Body.String() != ans401 {
+		t.Fatalf("%d %s", rec.Code, rec.Body.String())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,12 +16,24 @@ import (
 	"github.com/vulndesk/mesd/faraday/faradaytest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(envChild) == "1" {
+		os.Exit(runChild())
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // fakeFaraday starts faradaytest behind a server that counts PATCHes, and
 // returns a ClientVulnStore over it with vuln acme/1 (open) and a
 // read-only workspace "frozen" holding vuln 1.
 func fakeFaraday(t *testing.T) (*ClientVulnStore, *faradaytest.Server, *atomic.Int32) {
+	vs, fs, patches, _ := fakeFaradayURL(t)
+	return vs, fs, patches
+}
+
+// fakeFaradayURL is fakeFaraday that also returns the counting server's
+// URL.
+func fakeFaradayURL(t *testing.T) (*ClientVulnStore, *faradaytest.Server, *atomic.Int32, string) {
 	t.Helper()
 	fs := faradaytest.NewServer(faradaytest.WithToken("jwt-test"))
 	t.Cleanup(fs.Close)
@@ -54,7 +67,7 @@ func fakeFaraday(t *testing.T) (*ClientVulnStore, *faradaytest.Server, *atomic.I
 	if err != nil {
 		t.Fatal(err)
 	}
-	return vs, fs, &patches
+	return vs, fs, &patches, front.URL
 }
 
 func TestClientVulnStore(t *testing.T) {

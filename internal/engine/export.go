@@ -83,7 +83,7 @@ func (e *Engine) Export(ctx context.Context, vulns iter.Seq2[*faraday.Vuln, erro
 	for range e.cfg.Concurrency {
 		wg.Go(func() {
 			for v := range jobs {
-				if r.stopped() {
+				if r.stopped() || ctx.Err() != nil {
 					rec.add(r.notAttempted(vulnKey(v)))
 					continue
 				}
@@ -219,8 +219,8 @@ func (r *run) stopErr() error {
 
 func (r *run) notAttempted(key faraday.VulnKey) Item {
 	err := ErrStopped
-	if r.stopWith != nil {
-		err = fmt.Errorf("%w: %w", ErrStopped, r.stopWith)
+	if cause := r.stopErr(); cause != nil {
+		err = fmt.Errorf("%w: %w", ErrStopped, cause)
 	}
 	return Item{Key: key, Outcome: NotAttempted, Err: err}
 }

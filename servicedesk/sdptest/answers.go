@@ -35,13 +35,6 @@ func (e *apiError) body() map[string]any {
 	return map[string]any{"response_status": map[string]any{"status_code": 4000, "status": "failed", "messages": msgs}}
 }
 
-func (e *apiError) code() int {
-	if len(e.msgs) == 0 {
-		return 4000
-	}
-	return e.msgs[0].code
-}
-
 // errInvalid is 4001 "Invalid Input" naming the field, SDP's answer to a
 // name or id that does not exist.
 func errInvalid(field string) *apiError { return errInvalidField(field, "Invalid Input") }

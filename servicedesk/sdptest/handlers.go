@@ -37,8 +37,10 @@ func (s *Server) createRequest(input []byte) (int, any, *apiError) {
 	s.stamp(r, nil)
 	s.reqs[r.id] = r
 	s.order = append(s.order, r)
-	full := s.render(r)
-	s.hooks.fire(s, actionCreate, nil, full, r)
+	// Not cached: a create-heavy test keeps no rendered copies alive;
+	// lists and reads cache them.
+	full := s.build(r)
+	s.hooks.fire(actionCreate, nil, full, r)
 	return http.StatusCreated, entity("request", full), nil
 }
 
@@ -83,8 +85,11 @@ func (s *Server) updateLocked(id string, input []byte) (int, any, *apiError) {
 	if e := s.apply(r, ent, false); e != nil {
 		return 0, nil, e
 	}
+	if miss := missingMandatory(r); len(miss) > 0 {
+		return 0, nil, errMandatory(miss...)
+	}
 	s.commitEdit(old, r)
-	return http.StatusOK, entity("request", s.render(r)), nil
+	return http.StatusOK, entity("request", s.build(old)), nil
 }
 
 // commitEdit stores r in place of old, stamps its times and fires the
@@ -96,7 +101,7 @@ func (s *Server) commitEdit(old, r *reqRec) {
 	before := s.render(old)
 	*old = *r
 	old.view = nil
-	s.hooks.fire(s, actionEdit, before, s.render(old), old)
+	s.hooks.fire(actionEdit, before, s.build(old), old)
 }
 
 func (s *Server) closeRequest(id string, input []byte) (int, any, *apiError) {
@@ -239,7 +244,8 @@ func (s *Server) listNotes(id string, input []byte) (int, any, *apiError) {
 	if s.cloud {
 		key = "request_notes"
 	}
-	return s.list(input, key, rows, nil, "id")
+	sample := s.renderNote(&noteRec{}, r, false)
+	return s.list(input, key, rows, sample, nil, "id")
 }
 
 func (s *Server) listRequests(input []byte) (int, any, *apiError) {
@@ -248,7 +254,8 @@ func (s *Server) listRequests(input []byte) (int, any, *apiError) {
 		rows = append(rows, s.render(r))
 	}
 	trim := func(i int, full map[string]any) map[string]any { return s.listRow(full, s.order[i]) }
-	return s.list(input, "requests", rows, trim, "created_time")
+	sample := s.build(&reqRec{status: s.cat.defStatus, template: s.cat.defTemplate})
+	return s.list(input, "requests", rows, sample, trim, "created_time")
 }
 
 // routeLookup serves the lookup endpoints.
@@ -263,7 +270,7 @@ func (s *Server) routeLookup(seg []string, input []byte) (int, any, *apiError) {
 				for _, sc := range cat.subs {
 					rows = append(rows, map[string]any{"id": sc.id, "name": sc.name, "deleted": false, "category": cat.ref()})
 				}
-				return s.list(input, "subcategories", rows, nil, "")
+				return s.list(input, "subcategories", rows, nil, nil, "")
 			}
 		}
 		return 0, nil, errNotFound()
@@ -276,7 +283,7 @@ func (s *Server) routeLookup(seg []string, input []byte) (int, any, *apiError) {
 					for _, it := range sc.items {
 						rows = append(rows, map[string]any{"id": it.id, "name": it.name, "deleted": false, "subcategory": sc.ref()})
 					}
-					return s.list(input, "items", rows, nil, "")
+					return s.list(input, "items", rows, nil, nil, "")
 				}
 			}
 		}
@@ -347,7 +354,7 @@ func (s *Server) routeLookup(seg []string, input []byte) (int, any, *apiError) {
 		}
 		return 0, nil, errNotFound()
 	}
-	return s.list(input, key, rows, nil, "")
+	return s.list(input, key, rows, nil, nil, "")
 }
 
 // metainfo describes the request fields: the UDFs with their types.

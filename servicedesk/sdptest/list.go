@@ -311,27 +311,24 @@ func parseCriterion(raw json.RawMessage, fieldOK func(string) bool) (criterion, 
 // lookupPath walks a dotted path through a rendered row. A {value,
 // display_value} pair yields its value; an object reached by the whole
 // path yields its name.
-func lookupPath(row map[string]any, path string) (any, bool) {
+func lookupPath(row map[string]any, path string) any {
 	var cur any = row
 	for _, p := range strings.Split(path, ".") {
 		m, ok := cur.(map[string]any)
 		if !ok {
-			return nil, cur == nil
+			return nil
 		}
-		cur, ok = m[p]
-		if !ok {
-			return nil, false
-		}
+		cur = m[p]
 	}
 	if m, ok := cur.(map[string]any); ok {
 		if v, ok := m["value"]; ok {
-			return v, true
+			return v
 		}
 		if v, ok := m["name"]; ok {
-			return v, true
+			return v
 		}
 	}
-	return cur, true
+	return cur
 }
 
 func valueText(v any) (string, bool) {
@@ -375,7 +372,7 @@ func compareValues(a, b string) int {
 // comparisons ignore case. A field with no value (null) matches only the
 // negative conditions (is not, not contains, not between).
 func (c *criterion) match(row map[string]any) bool {
-	v, _ := lookupPath(row, c.field)
+	v := lookupPath(row, c.field)
 	t, has := valueText(v)
 	lt := strings.ToLower(t)
 	var ok bool
@@ -435,13 +432,19 @@ func matchAll(cs []criterion, row map[string]any) bool {
 // them under key. trim, when set, turns a matching full row (by its index
 // in rows) into its list-view row. defaultSort is the sort field echoed
 // when the call names none ("" for none).
-func (s *Server) list(input []byte, key string, rows []map[string]any, trim func(int, map[string]any) map[string]any, defaultSort string) (int, any, *apiError) {
+//
+// Field names in list_info are checked against sample's keys, or the first
+// row's when sample is nil (any name passes on an empty list without one).
+func (s *Server) list(input []byte, key string, rows []map[string]any, sample map[string]any, trim func(int, map[string]any) map[string]any, defaultSort string) (int, any, *apiError) {
+	if sample == nil && len(rows) > 0 {
+		sample = rows[0]
+	}
 	fieldOK := func(f string) bool {
-		if f == "" || len(rows) == 0 {
+		if f == "" || sample == nil {
 			return f != ""
 		}
 		first, _, _ := strings.Cut(f, ".")
-		_, ok := rows[0][first]
+		_, ok := sample[first]
 		return ok
 	}
 	li, e := parseListInfo(input, fieldOK)
@@ -464,8 +467,8 @@ func (s *Server) list(input []byte, key string, rows []map[string]any, trim func
 	}
 	if li.sortGiven && sortField != "" {
 		slices.SortStableFunc(idx, func(a, b int) int {
-			va, _ := lookupPath(rows[a], sortField)
-			vb, _ := lookupPath(rows[b], sortField)
+			va := lookupPath(rows[a], sortField)
+			vb := lookupPath(rows[b], sortField)
 			ta, hasA := valueText(va)
 			tb, hasB := valueText(vb)
 			var c int
@@ -531,7 +534,7 @@ func (s *Server) list(input []byte, key string, rows []map[string]any, trim func
 
 func matchFields(fields map[string]string, row map[string]any) bool {
 	for f, want := range fields {
-		v, _ := lookupPath(row, f)
+		v := lookupPath(row, f)
 		t, ok := valueText(v)
 		if !ok || !strings.EqualFold(t, want) {
 			return false

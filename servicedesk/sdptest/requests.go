@@ -13,40 +13,40 @@ import (
 
 // reqRec is a stored request.
 type reqRec struct {
-	id, displayID   string
-	subject         string
-	description     string
-	impactDetails   string
-	emailIDs        []string
-	requester       *userRec
-	technician      *userRec
-	createdBy       *userRec
-	template        *templateRec
-	status          *statusRec
-	priority        *priorityRec
-	urgency         *named
-	impact          *named
-	level           *named
-	mode            *named
-	requestType     *named
-	site            *named
-	group           *named
-	category        *categoryRec
-	subcategory     *subcatRec
-	item            *itemRec
-	created         int64
-	updated         *int64
-	resolvedAt      *int64
-	completedAt     *int64
-	dueBy           *int64
-	firstRespDue    *int64
-	schedStart      *int64
-	schedEnd        *int64
-	resolution      string
-	closure         map[string]any
-	udf             map[string]any
-	notes           []*noteRec
-	statusComments  string
+	id, displayID  string
+	subject        string
+	description    string
+	impactDetails  string
+	emailIDs       []string
+	requester      *userRec
+	technician     *userRec
+	createdBy      *userRec
+	template       *templateRec
+	status         *statusRec
+	priority       *priorityRec
+	urgency        *named
+	impact         *named
+	level          *named
+	mode           *named
+	requestType    *named
+	site           *named
+	group          *named
+	category       *categoryRec
+	subcategory    *subcatRec
+	item           *itemRec
+	created        int64
+	updated        *int64
+	resolvedAt     *int64
+	completedAt    *int64
+	dueBy          *int64
+	firstRespDue   *int64
+	schedStart     *int64
+	schedEnd       *int64
+	resolution     string
+	closure        map[string]any
+	udf            map[string]any
+	notes          []*noteRec
+	statusComments string
 	// view caches render's result until the request changes; it is
 	// never modified once built.
 	view map[string]any
@@ -67,20 +67,6 @@ func (r *reqRec) clone() *reqRec {
 	c.notes = slices.Clone(r.notes)
 	c.view = nil
 	return &c
-}
-
-// Full key sets of a request, per flavour, as the recordings show them.
-var onPremOnlyKeys = []string{
-	"assets", "callback_url", "cancel_requested", "cancel_requested_by", "cancel_requested_is_pending",
-	"cancel_requested_time", "chat_type", "has_conversation", "has_dependency", "has_request_caused_by_change",
-	"has_resolution_attachments", "is_shared", "ola_due_by_time", "onhold_time", "primary_asset", "reason_for_cancel",
-	"recommend_template", "request_template_task_ids", "scheduled_end_time", "scheduled_start_time", "service_category",
-	"sla_violated_group", "sla_violated_technician", "tags",
-}
-
-var cloudOnlyKeys = []string{
-	"attachments", "cancel_flag_comments", "cancellation_requested", "completed_time", "deleted_time", "display_id",
-	"email_bcc", "is_escalated", "is_fcr", "onhold_scheduler", "resolved_time", "responded_time", "time_elapsed",
 }
 
 // List-view key sets, per flavour.

@@ -20,13 +20,13 @@ import (
 // WithOAuthClient.
 const (
 	// DefaultAuthToken is the on-premises authtoken accepted by default.
-	DefaultAuthToken = "sdptest-authtoken"
+	DefaultAuthToken = "sdptest-authtoken" //nolint:gosec // the fake server's own test credential
 	// DefaultClientID, DefaultClientSecret and DefaultRefreshToken are the
 	// OAuth client and refresh token the fake accounts endpoint accepts by
 	// default (cloud flavour).
 	DefaultClientID     = "1000.SDPTESTCLIENT"
-	DefaultClientSecret = "sdptest-client-secret"
-	DefaultRefreshToken = "1000.sdptest-refresh-token"
+	DefaultClientSecret = "sdptest-client-secret"      //nolint:gosec // the fake server's own test credential
+	DefaultRefreshToken = "1000.sdptest-refresh-token" //nolint:gosec // the fake server's own test credential
 	// DefaultPortal is the cloud portal of WithCloud("").
 	DefaultPortal = "itdesk"
 )
@@ -406,7 +406,7 @@ func (s *Server) ID(kind, name string) (string, bool) {
 
 // serve is the server's handler.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == tokenPath {
+	if r.URL.Path == tokenPath && s.cloud {
 		s.serveCall(w, r, tokenPath, s.serveToken)
 		return
 	}

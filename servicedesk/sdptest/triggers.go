@@ -216,7 +216,7 @@ func newDeliverer(s *Server, hc *http.Client) *deliverer {
 
 // fire queues the deliveries of the triggers matching a change. before is
 // nil on create. It runs with the server's lock held.
-func (d *deliverer) fire(s *Server, a TriggerAction, before, after map[string]any, r *reqRec) {
+func (d *deliverer) fire(a TriggerAction, before, after map[string]any, r *reqRec) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -254,8 +254,8 @@ func changed(fields []string, before, after map[string]any) bool {
 		return true
 	}
 	for _, f := range fields {
-		a, _ := lookupPath(before, f)
-		b, _ := lookupPath(after, f)
+		a := lookupPath(before, f)
+		b := lookupPath(after, f)
 		if !reflect.DeepEqual(a, b) {
 			return true
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/vulndesk/mesd/internal/engine"
 	"github.com/vulndesk/mesd/mapping"
@@ -135,7 +136,7 @@ func problemLines(ps mapping.Problems) string {
 			s += "\n"
 		}
 		s += p.String()
-		if p.Suggestion != "" {
+		if p.Suggestion != "" && !strings.Contains(p.Message, "did you mean") {
 			s += fmt.Sprintf(" (did you mean %q?)", p.Suggestion)
 		}
 		if t, ok := problemTrouble(p); ok {

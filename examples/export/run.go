@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vulndesk/mesd/faraday"
@@ -206,14 +207,17 @@ func (a *app) dryRun(ctx context.Context, stdout, stderr io.Writer) int {
 			_, _ = fmt.Fprintf(stdout, "error %s: %v\n", key, err)
 			continue
 		}
-		body, err := json.MarshalIndent(map[string]any{"request": in}, "", "  ")
-		if err != nil {
+		var body strings.Builder
+		enc := json.NewEncoder(&body)
+		enc.SetEscapeHTML(false) // the description is HTML: show it as SDP receives it
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(map[string]any{"request": in}); err != nil {
 			failed++
 			_, _ = fmt.Fprintf(stdout, "error %s: %v\n", key, err)
 			continue
 		}
 		create++
-		_, _ = fmt.Fprintf(stdout, "create %s: POST /requests input_data=\n%s\n", key, body)
+		_, _ = fmt.Fprintf(stdout, "create %s: POST /requests input_data=\n%s", key, body.String())
 	}
 	_, _ = fmt.Fprintf(stdout, "dry run: %d would be created, %d already linked, %d skipped, %d errors; nothing was sent\n", create, linked, skipped, failed)
 	if failed > 0 {

@@ -65,15 +65,20 @@ func newClient(t testing.TB, srv *sdptest.Server) *servicedesk.Client {
 
 func loadConfig(t testing.TB) *mapping.Config {
 	t.Helper()
-	data, err := os.ReadFile("testdata/config.json")
+	cfg, err := readConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := mapping.LoadConfig(data)
-	if err != nil {
-		t.Fatalf("LoadConfig: %v", err)
-	}
 	return cfg
+}
+
+// readConfig reads testdata/config.json, the configuration of the tests.
+func readConfig() (*mapping.Config, error) {
+	data, err := os.ReadFile("testdata/config.json")
+	if err != nil {
+		return nil, err
+	}
+	return mapping.LoadConfig(data)
 }
 
 func (ev *env) prepare(t testing.TB) {

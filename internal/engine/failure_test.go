@@ -58,7 +58,7 @@ func TestMandatoryFieldStopsTheRunOnce(t *testing.T) {
 	if len(se.MandatoryFields) == 0 || !strings.Contains(strings.Join(se.MandatoryFields, ","), sdptest.VulnUDF) {
 		t.Fatalf("mandatory fields %v, want %s among them", se.MandatoryFields, sdptest.VulnUDF)
 	}
-	if rep.Err != err {
+	if !errors.Is(rep.Err, se) {
 		t.Fatalf("Report.Err %v differs from the error returned", rep.Err)
 	}
 	posts := callCount(ev.srv, http.MethodPost, "/requests")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -425,5 +426,87 @@ func TestSomeVulnsFailExitOne(t *testing.T) {
 	code, out, _ = w.run(t, w.args()...)
 	if code != 0 || len(w.sdp.Requests()) != confirmedCount(t) {
 		t.Fatalf("second run: exit %d, %d requests\n%s", code, len(w.sdp.Requests()), out)
+	}
+}
+
+// A template field ServiceDesk requires but the configuration leaves out
+// stops the run once (a configuration error) and names the field.
+func TestMandatoryFieldStopsOnce(t *testing.T) {
+	w := newWorld(t)
+	w.writeConfig(t, "mesd.json", func(c *mapping.Config) {
+		for i := range c.Templates {
+			if c.Templates[i].Name == sdptest.VulnTemplate {
+				var kept []mapping.Field
+				for _, f := range c.Templates[i].Fields {
+					if f.Field != "udf_fields."+sdptest.VulnUDF {
+						kept = append(kept, f)
+					}
+				}
+				c.Templates[i].Fields = kept
+			}
+		}
+	})
+	code, out, errOut := w.run(t, w.args("-ids", "1,2", "-concurrency", "1")...)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, sdptest.VulnUDF) || !strings.Contains(errOut, "fix: the template needs") {
+		t.Fatalf("stderr does not name the mandatory field:\n%s", errOut)
+	}
+	posts := 0
+	for _, c := range w.sdp.Calls() {
+		if c.Method == "POST" && c.Path == "/requests" {
+			posts++
+		}
+	}
+	if posts != 1 || len(w.sdp.Requests()) != 0 {
+		t.Fatalf("%d creates tried and %d made, want the run stopped after the first", posts, len(w.sdp.Requests()))
+	}
+}
+
+// -every pushes a Faraday change to its ticket at the next round.
+func TestEveryPushesStatus(t *testing.T) {
+	w := newWorld(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := w.runCtx(ctx, t, w.args("-every", "10ms")...)
+		done <- code
+	}()
+	ticketOf := func(id int64) string {
+		for _, r := range w.sdp.Requests() {
+			if strings.HasPrefix(r.Subject, "[FRD acme/"+strconv.FormatInt(id, 10)+"]") {
+				return string(r.ID)
+			}
+		}
+		return ""
+	}
+	waitFor := func(what string, cond func() bool) {
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				cancel()
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor("the first export", func() bool { return ticketOf(3) != "" })
+	fc, err := faraday.NewClient(w.faraday.URL(), faraday.WithToken(faradayToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fc.CloseIdleConnections()
+	if _, err := fc.Vulns.UpdateStatus(t.Context(), sample.Workspace, 3, faraday.StatusRiskAccepted); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the push of risk-accepted as On Hold", func() bool {
+		r, ok := w.sdp.Request(ticketOf(3))
+		return ok && r.Status != nil && r.Status.Name == "On Hold"
+	})
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d", code)
 	}
 }

@@ -38,7 +38,7 @@ var (
 func TestQuickstartSteps(t *testing.T) {
 	ctx := t.Context()
 	var out bytes.Buffer
-	q, err := start(ctx, options{workspace: defaultCSVWorkspace}, &out)
+	q, err := start(options{workspace: defaultCSVWorkspace}, &out)
 	if err != nil {
 		t.Fatal(err)
 	}

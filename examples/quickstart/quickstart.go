@@ -140,7 +140,7 @@ type quickstart struct {
 }
 
 // start does step 1 and 2's setup: it starts the fakes and loads the vulns.
-func start(ctx context.Context, opts options, out io.Writer) (*quickstart, error) {
+func start(opts options, out io.Writer) (*quickstart, error) {
 	q := &quickstart{out: out, opts: opts, ws: sample.Workspace, links: faraday.NewMemoryLinkStore()}
 	vulns, source, err := q.loadVulns()
 	if err != nil {
@@ -181,7 +181,6 @@ func start(ctx context.Context, opts options, out io.Writer) (*quickstart, error
 	if q.r.RowErrors > 0 {
 		q.printf("   %d rows of the export could not be read and were left out (see above).\n", q.r.RowErrors)
 	}
-	_ = ctx
 	return q, nil
 }
 

@@ -97,9 +97,12 @@ func (e *ZohoError) Error() string {
 	return fmt.Sprintf("servicedesk: Zoho token endpoint refused the refresh: HTTP %d, error %s", e.HTTPStatus, code)
 }
 
-// Is matches ErrUnauthorized: the refresh token, client id or secret was
-// refused.
-func (e *ZohoError) Is(target error) bool { return target == ErrUnauthorized }
+// Is matches ErrUnauthorized when Zoho refused the credentials: an answer
+// with an error code, or a 4xx status. A 5xx without a code is Zoho
+// failing, not a refusal, and does not match.
+func (e *ZohoError) Is(target error) bool {
+	return target == ErrUnauthorized && (e.Code != "" || e.HTTPStatus >= 400 && e.HTTPStatus < 500)
+}
 
 // ZohoConfig configures a ZohoTokenSource.
 type ZohoConfig struct {

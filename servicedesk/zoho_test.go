@@ -222,7 +222,7 @@ func TestZohoConcurrentCallersShareOneRefresh(t *testing.T) {
 	for started.Load() < n {
 		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(5 * time.Millisecond) // let the callers reach the shared refresh
+	time.Sleep(20 * time.Millisecond) // let the callers reach the shared refresh
 	close(srv.gate)
 	wg.Wait()
 	for i := range n {
@@ -278,8 +278,8 @@ func TestZohoErrorAnswers(t *testing.T) {
 	z, _ := servicedesk.NewZohoTokenSource(servicedesk.ZohoConfig{ClientID: "c", ClientSecret: zohoSecret, RefreshToken: zohoRefresh,
 		AccountsURL: zohoAccounts, HTTPClient: &http.Client{Transport: mock}})
 	_, err := z.Token(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "HTTP 500") {
-		t.Fatalf("500: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 500") || errors.Is(err, servicedesk.ErrUnauthorized) {
+		t.Fatalf("500: %v, want an error that is not a refusal", err)
 	}
 	assertNoZohoSecret(t, "500", err.Error())
 }
@@ -533,5 +533,34 @@ func TestZohoFollowerTakesOverWhenTheLeaderGivesUp(t *testing.T) {
 	close(srv.gate)
 	if tok := <-followerDone; !strings.HasPrefix(tok, "at-SECRET-") {
 		t.Fatalf("follower token %q", tok)
+	}
+}
+
+func TestZohoWaitersShareAFailedRefresh(t *testing.T) {
+	t.Parallel()
+	z, srv := newZoho(t, testutil.NewClock(t0), `{"error":"invalid_client"}`)
+	srv.gate = make(chan struct{})
+	srv.entered = make(chan struct{}, 4)
+	errs := make(chan error, 4)
+	go func() {
+		_, err := z.Token(context.Background())
+		errs <- err
+	}()
+	<-srv.entered // the first caller's refresh is in flight
+	for range 3 {
+		go func() {
+			_, err := z.Token(context.Background())
+			errs <- err
+		}()
+	}
+	time.Sleep(20 * time.Millisecond) // let the others start waiting
+	close(srv.gate)
+	for range 4 {
+		if err := <-errs; !errors.Is(err, servicedesk.ErrUnauthorized) {
+			t.Errorf("caller error %v, want the shared Zoho refusal (later refreshes would succeed)", err)
+		}
+	}
+	if n := srv.count(); n != 1 {
+		t.Fatalf("%d refreshes, want 1 shared by all callers", n)
 	}
 }

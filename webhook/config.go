@@ -144,7 +144,7 @@ type Config struct {
 	OnOutcome func(Outcome)
 }
 
-// Default limits.
+// Defaults of the Config fields left zero.
 const (
 	DefaultMaxBodyBytes     = 1 << 20
 	DefaultAuthFailures     = rate.Limit(1)

@@ -28,7 +28,11 @@ type e2e struct {
 	ticket string
 }
 
-func newE2E(t *testing.T, payload string) *e2e {
+func newE2E(t *testing.T, payload string) *e2e { return newE2EMode(t, payload, false) }
+
+// newE2EMode is newE2E with the trigger substituting JSON-escaped values
+// when escape is set.
+func newE2EMode(t *testing.T, payload string, escape bool) *e2e {
 	t.Helper()
 	f := newFixture(t, nil)
 	hook := httptest.NewServer(f.h)
@@ -36,11 +40,12 @@ func newE2E(t *testing.T, payload string) *e2e {
 	sdp := sdptest.NewServer()
 	t.Cleanup(sdp.Close)
 	err := sdp.AddTrigger(sdptest.Trigger{
-		Name:     "Faraday Status Sync",
-		Modified: []string{"status.name"},
-		URL:      hook.URL + Path,
-		Headers:  map[string]string{HeaderToken: "1"},
-		Payload:  strings.Replace(payload, "TOKEN", f.valid, 1),
+		Name:       "Faraday Status Sync",
+		Modified:   []string{"status.name"},
+		URL:        hook.URL + Path,
+		Headers:    map[string]string{HeaderToken: "1"},
+		Payload:    strings.Replace(payload, "TOKEN", f.valid, 1),
+		EscapeJSON: escape,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -108,6 +113,23 @@ func TestEndToEnd(t *testing.T) {
 				t.Fatalf("LastIncoming %+v", link.LastIncoming)
 			}
 		})
+	}
+}
+
+// TestEndToEndEscaped: a sender that JSON-escapes the values works the
+// same way.
+func TestEndToEndEscaped(t *testing.T) {
+	t.Parallel()
+	e := newE2EMode(t, idPayload, true)
+	if err := e.sdp.SetStatus(e.ticket, "Closed"); err != nil {
+		t.Fatal(err)
+	}
+	d := e.wait(t, 1)[0]
+	if !json.Valid(d.Body) {
+		t.Fatalf("escaped delivery is not JSON: %.200s", d.Body)
+	}
+	if d.Status != 200 || string(d.Answer) != ansUpdatedClosed {
+		t.Fatalf("delivery answered %d %s (%s)", d.Status, d.Answer, d.Err)
 	}
 }
 

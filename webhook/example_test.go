@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/vulndesk/mesd/faraday"
 	"github.com/vulndesk/mesd/mapping"
@@ -90,4 +92,58 @@ func Example() {
 	// Output:
 	// 200 {"result":"updated","vuln":"acme/7","status":"closed"}
 	// vuln acme/7 is now closed
+}
+
+// faradayDown is a VulnStore whose writes fail while down is set, as
+// when Faraday is being restarted.
+type faradayDown struct {
+	*webhook.MemoryVulnStore
+	down bool
+}
+
+func (f *faradayDown) SetStatus(ctx context.Context, key faraday.VulnKey, s faraday.Status) error {
+	if f.down {
+		return errors.New("faraday: 502 Bad Gateway")
+	}
+	return f.MemoryVulnStore.SetStatus(ctx, key, s)
+}
+
+// ExampleHandler_Replay keeps the deliveries that could not be applied and
+// replays them once Faraday is back.
+func ExampleHandler_Replay() {
+	ctx := context.Background()
+	data, _ := os.ReadFile("testdata/mapping.json")
+	cfg, _ := mapping.LoadConfig(data)
+	mapper, _ := mapping.New(cfg)
+	tokens := faraday.NewMemoryTokenStore()
+	_, token, _ := faraday.IssueToken(ctx, tokens, faraday.UserToken{UserID: 1, Alias: "sdp", Scope: faraday.ScopeServiceDesk})
+	key := faraday.VulnKey{Workspace: "acme", VulnID: 7}
+	links := faraday.NewMemoryLinkStore()
+	_, _ = links.CompareAndSet(ctx, faraday.Link{Key: key, ServiceDeskEntry: faraday.ServiceDeskEntry{State: faraday.LinkLinked, RequestID: "4242"}}, 0)
+	vulns := &faradayDown{MemoryVulnStore: webhook.NewMemoryVulnStore(), down: true}
+	vulns.Put(key, faraday.StatusOpen)
+
+	var dead []webhook.DeadLetter // a host would keep them in a durable queue
+	h, err := webhook.NewHandler(webhook.Config{
+		Tokens: tokens, Links: links, Statuses: mapper, Vulns: vulns,
+		Logger:     slog.New(slog.DiscardHandler),
+		Retry:      webhook.Retry{Attempts: 2, Wait: time.Millisecond},
+		DeadLetter: func(d webhook.DeadLetter) { dead = append(dead, d) },
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	body := `{"status": "Resolved", "desc": "", "id": "4242", "Authorization": "` + token + `"}`
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, webhook.Path, strings.NewReader(body)))
+	fmt.Println(rec.Code, rec.Body.String())
+	fmt.Printf("dead letter: ticket %s, status %q, %v\n", dead[0].TicketID, dead[0].SDPStatus, dead[0].Err)
+
+	vulns.down = false // Faraday is back
+	o := h.Replay(ctx, dead[0])
+	fmt.Println("replayed:", o.Result, o.Vuln, o.Status)
+	// Output:
+	// 503 {"error":"unavailable"}
+	// dead letter: ticket 4242, status "Resolved", faraday: 502 Bad Gateway
+	// replayed: updated acme/7 closed
 }

@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -162,6 +163,16 @@ func TestRawRequests(t *testing.T) {
 		{name: "role may update service_desk", edit: func(c *Config) {
 			c.Roles = func(_ context.Context, uid int64) (*faraday.Role, error) { return faraday.PentesterRole(), nil }
 		}, body: seedTok("Closed", "x"), code: 200, answer: ansUpdatedClosed, changed: faraday.StatusClosed},
+		{name: "role lookup finds no role", edit: func(c *Config) {
+			c.Roles = func(context.Context, int64) (*faraday.Role, error) { return nil, nil }
+		}, body: seedTok("Closed", "x"), code: 403, answer: `{"error":"forbidden"}`},
+		{name: "role lookup fails", edit: func(c *Config) {
+			c.Roles = func(context.Context, int64) (*faraday.Role, error) { return nil, errors.New("db down") }
+		}, body: seedTok("Closed", "x"), code: 503, answer: `{"error":"unavailable"}`},
+		{name: "token store fails", edit: func(c *Config) { c.Tokens = brokenTokens{c.Tokens} },
+			body: seedTok("Closed", "x"), code: 503, answer: `{"error":"unavailable"}`},
+		{name: "jira scope accepted when configured", edit: func(c *Config) { c.Scopes = []faraday.Scope{faraday.ScopeServiceDesk, faraday.ScopeJira} },
+			body: func(f *fixture) string { return seedBody("Closed", f.footer(vulnA), f.jira) }, code: 200, answer: ansUpdatedClosed, changed: faraday.StatusClosed},
 	}
 	if len(cases) < 30 {
 		t.Fatalf("only %d cases", len(cases))
@@ -288,4 +299,11 @@ func TestLogAndOutcome(t *testing.T) {
 	if o := f.outcomes[2]; o.Code != 401 || o.SDPStatus != "" || o.Vuln.VulnID != 0 {
 		t.Errorf("401 outcome tells too much: %+v", o)
 	}
+}
+
+// brokenTokens is a token store whose lookups fail.
+type brokenTokens struct{ faraday.TokenStore }
+
+func (brokenTokens) Lookup(context.Context, faraday.TokenHash) (faraday.UserToken, error) {
+	return faraday.UserToken{}, errors.New("token database unreachable")
 }

@@ -18,9 +18,9 @@ const (
 // maxTailFields bounds how many fields the backward scan of the tail reads.
 const maxTailFields = 8
 
-// fields is what the positional scanner takes out of a delivery body. The
-// strings point into the body; nothing is copied unless it had to be
-// unescaped.
+// fields is what the positional scanner takes out of a delivery body. desc
+// points into the body and is converted (and unescaped) only when asked
+// for; the short fields are copies.
 type fields struct {
 	status    string // "" when there is none
 	statusErr string // why the status cannot be read; "" when it can
@@ -56,7 +56,9 @@ func scan(body []byte) fields {
 		// the description, so it cannot be trusted.
 		f.statusErr = "the \"status\" field must come before \"desc\""
 	case tailStart >= 0 && statusKey >= tailStart:
-		f.statusErr = "the \"status\" field must come before \"desc\""
+		// Defensive: the tail holds no quotes, so this needs a layout the
+		// template never has.
+		f.statusErr = "the \"status\" field must come before \"id\" and \"Authorization\""
 	default:
 		f.status, f.statusErr = readStatus(body, statusKey+len(keyStatus)+2)
 	}

@@ -7,6 +7,7 @@ import (
 	"iter"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -498,10 +499,12 @@ func (r *run) learn(in *servicedesk.RequestInput, err error) {
 }
 
 // knownStatus is the ticket's status as the link knows it: the later of
-// the last push and the last incoming change.
+// the last push and the last incoming change applied.
 func knownStatus(l *faraday.Link) string {
 	st, at := l.LastPushedStatus, l.LastPushedAt.Time
-	if li := l.LastIncoming; li != nil && li.Status != "" && (st == "" || !li.At.Before(at)) {
+	// A claim (a change being applied, or whose applier died) is not known
+	// to have taken effect.
+	if li := l.LastIncoming; li != nil && li.Status != "" && !strings.HasPrefix(li.ChangeID, claimPrefix) && (st == "" || !li.At.Before(at)) {
 		st = li.Status
 	}
 	return st

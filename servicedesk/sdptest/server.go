@@ -309,11 +309,19 @@ type Call struct {
 	Fault FaultKind
 }
 
-// Calls returns the calls received so far, oldest first.
+// Calls returns the calls received so far, oldest first, each with its
+// input_data decoded.
 func (s *Server) Calls() []Call {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Call(nil), s.calls...)
+	out := append([]Call(nil), s.calls...)
+	s.mu.Unlock()
+	for i := range out {
+		var in any
+		if out[i].InputData != "" && json.Unmarshal([]byte(out[i].InputData), &in) == nil {
+			out[i].Input = in
+		}
+	}
+	return out
 }
 
 // ResetCalls forgets the calls received so far.
@@ -431,11 +439,7 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, rel string, h
 	formErr := r.ParseForm()
 	if formErr == nil {
 		if v, ok := r.Form["input_data"]; ok && len(v) > 0 {
-			call.InputData = v[0]
-			var in any
-			if json.Unmarshal([]byte(v[0]), &in) == nil {
-				call.Input = in
-			}
+			call.InputData = v[0] // decoded into Input by Calls
 		}
 	}
 	_, _ = io.Copy(io.Discard, r.Body)
@@ -614,6 +618,14 @@ func (s *Server) route(method, rel string, input []byte) (int, any) {
 		status, body, e = s.addNote(seg[1], input)
 	case len(seg) == 4 && seg[0] == "requests" && seg[2] == "notes" && get:
 		status, body, e = s.getNote(seg[1], seg[3])
+	case len(seg) == 3 && seg[0] == "requests" && (seg[2] == "assign" || seg[2] == "pickup") && method == http.MethodPut:
+		status, body, e = s.assignRequest(seg[1], seg[2] == "pickup", input)
+	case len(seg) == 3 && seg[0] == "requests" && seg[2] == "resolutions" && method == http.MethodPost:
+		status, body, e = s.addResolution(seg[1], input)
+	case len(seg) == 3 && seg[0] == "requests" && seg[2] == "resolutions" && get:
+		status, body, e = s.getResolution(seg[1])
+	case method == http.MethodDelete && s.trashPath(seg):
+		status, body, e = s.trashRequest(seg[1])
 	case get:
 		status, body, e = s.routeLookup(seg, input)
 	default:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -311,5 +312,99 @@ func TestConcurrentUse(t *testing.T) {
 	ds := waitN(t, s, 160)
 	if len(ds) != 160 || s.FaultCount(sdptest.TooManyRequests) != 5 {
 		t.Errorf("deliveries %d (want 160), 429s %d (want 5)", len(ds), s.FaultCount(sdptest.TooManyRequests))
+	}
+}
+
+// TestAssignResolveTrash: assign, pickup and resolutions are edits (they
+// fire triggers); a trashed request leaves lists and cannot be trashed
+// twice.
+func TestAssignResolveTrash(t *testing.T) {
+	s := newServer(t)
+	rs := receiver(t, nil)
+	must(t, s.AddTrigger(sdptest.Trigger{Name: "tech", URL: rs.URL, Modified: []string{"technician.name"}, Payload: `${{request.technician}}`}))
+	hc := &http.Client{Transport: transport(t)}
+	id := rawCall(t, s, hc, "POST", "/requests", `{"request":{"subject":"a"}}`).json(t)["request"].(map[string]any)["id"].(string)
+	other := rawCall(t, s, hc, "POST", "/requests", `{"request":{"subject":"b"}}`).json(t)["request"].(map[string]any)["id"].(string)
+
+	if a := rawCall(t, s, hc, "PUT", "/requests/"+id+"/assign", `{"request":{"technician":{"name":"Sam Okafor"},"group":{"name":"Network"}}}`); a.status != 200 {
+		t.Fatalf("assign: %d %s", a.status, a.body)
+	}
+	if a := rawCall(t, s, hc, "PUT", "/requests/"+id+"/assign", `{"request":{"subject":"no"}}`); a.status != 400 {
+		t.Errorf("assign with a subject: HTTP %d", a.status)
+	}
+	if a := rawCall(t, s, hc, "PUT", "/requests/"+id+"/pickup", ""); a.status != 200 {
+		t.Fatalf("pickup: %d %s", a.status, a.body)
+	}
+	ds := waitN(t, s, 2)
+	if string(ds[0].Body) != "Sam Okafor" || string(ds[1].Body) != "administrator" {
+		t.Errorf("deliveries: %q, %q", ds[0].Body, ds[1].Body)
+	}
+	got, _ := s.Request(id)
+	if got.Group.Name != "Network" || got.Technician.Name != "administrator" {
+		t.Errorf("after assign and pickup: group %+v technician %+v", got.Group, got.Technician)
+	}
+	if a := rawCall(t, s, hc, "POST", "/requests/"+id+"/resolutions", `{"resolution":{"content":""}}`); a.status != 400 {
+		t.Errorf("empty resolution: HTTP %d", a.status)
+	}
+	rawCall(t, s, hc, "POST", "/requests/"+id+"/resolutions", `{"resolution":{"content":"<p>fixed</p>"}}`)
+	res := rawCall(t, s, hc, "GET", "/requests/"+id+"/resolutions", "").json(t)["resolution"].(map[string]any)
+	if res["content"] != "<p>fixed</p>" || res["submitted_on"] == nil {
+		t.Errorf("resolution = %v", res)
+	}
+
+	a := rawCall(t, s, hc, "DELETE", "/requests/"+id+"/move_to_trash", "")
+	if a.status != 200 || a.json(t)["request"].(map[string]any)["is_trashed"] != true {
+		t.Fatalf("trash: %d %s", a.status, a.body)
+	}
+	l := rawCall(t, s, hc, "GET", "/requests", `{"list_info":{"get_total_count":true}}`).json(t)
+	rows := l["requests"].([]any)
+	if len(rows) != 1 || rows[0].(map[string]any)["id"] != other || l["list_info"].(map[string]any)["total_count"] != float64(1) {
+		t.Errorf("list after trash = %v", l)
+	}
+	if a := rawCall(t, s, hc, "GET", "/requests/"+id, ""); a.status != 200 {
+		t.Errorf("a trashed request is not readable: HTTP %d", a.status)
+	}
+	if a := rawCall(t, s, hc, "DELETE", "/requests/"+id, ""); a.status != 404 {
+		t.Errorf("on-prem DELETE /requests/{id}: HTTP %d, want 404 (the on-prem path is move_to_trash)", a.status)
+	}
+	c := cloudServer(t)
+	cid := rawCall(t, c, hc, "POST", "/requests", `{"request":{"subject":"c"}}`).json(t)["request"].(map[string]any)["id"].(string)
+	if a := rawCall(t, c, hc, "DELETE", "/requests/"+cid, ""); a.status != 200 {
+		t.Errorf("cloud delete: HTTP %d", a.status)
+	}
+	a = rawCall(t, c, hc, "DELETE", "/requests/"+cid, "")
+	if code, _, msg := failure(t, a); code != 4016 || msg != "Already in trash" {
+		t.Errorf("second cloud delete: %d %q", code, msg)
+	}
+}
+
+// TestHandlerMounted serves the fake from a listener of the test's own and
+// edits through EditInput, with placeholders in headers.
+func TestHandlerMounted(t *testing.T) {
+	s := newServer(t)
+	own := httptest.NewServer(s.Handler())
+	defer own.Close()
+	rs := receiver(t, nil)
+	must(t, s.AddTrigger(sdptest.Trigger{Name: "prio", URL: rs.URL, Modified: []string{"priority.name"},
+		Headers: map[string]string{"X-Request": "${{request.id}}/${{request.priority.name}}"}, Payload: "{}"}))
+	tr := transport(t)
+	c, err := servicedesk.NewClient(own.URL, servicedesk.WithAuthToken(sdptest.DefaultAuthToken), servicedesk.WithHTTPClient(&http.Client{Transport: tr}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.Requests.Create(context.Background(), &servicedesk.RequestInput{Subject: "mounted"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, s.EditInput(string(r.ID), &servicedesk.RequestInput{Priority: &servicedesk.Ref{Name: "Urgent"}}))
+	if err := s.EditInput(string(r.ID), &servicedesk.RequestInput{Priority: &servicedesk.Ref{Name: "Critical"}}); err == nil || !strings.Contains(err.Error(), "field priority") {
+		t.Errorf("EditInput with an unknown priority = %v", err)
+	}
+	ds := waitN(t, s, 1)
+	if got := ds[0].Header.Get("X-Request"); got != string(r.ID)+"/Urgent" {
+		t.Errorf("X-Request = %q", got)
+	}
+	if got, _ := s.Request(string(r.ID)); got.Priority.Name != "Urgent" {
+		t.Errorf("priority = %+v", got.Priority)
 	}
 }

@@ -263,7 +263,9 @@ func TestEvery(t *testing.T) {
 		code, out, errOut = w.runCtx(ctx, t, w.args("-every", "10ms")...)
 	}()
 	deadline := time.After(10 * time.Second)
-	for len(w.sdp.Calls()) < 60 { // several rounds of reads
+	// Each round reads the vulns from Faraday three times (the count, the
+	// export, the reconcile): wait for several rounds.
+	for len(w.faraday.Requests()) < 12 {
 		select {
 		case <-deadline:
 			cancel()

@@ -262,7 +262,9 @@ func (q *quickstart) step2Config(ctx context.Context) error {
 	}
 	cfg.FaradayURL = q.fsrv.URL() // links back to the vulns point at the fake Faraday
 	q.cfg = cfg
-	eng, err := engine.New(engine.Config{SDP: q.sc, Mapping: cfg, Links: q.links})
+	// One vuln at a time, so that the story reads in order (the export
+	// program works on several at once).
+	eng, err := engine.New(engine.Config{SDP: q.sc, Mapping: cfg, Links: q.links, Concurrency: 1})
 	if err != nil {
 		return fmt.Errorf("step 2: %w", err)
 	}
@@ -287,7 +289,7 @@ func (q *quickstart) step2Config(ctx context.Context) error {
 
 // source lists the workspace's vulns through the Faraday REST client.
 func (q *quickstart) source(ctx context.Context) iter.Seq2[*faraday.Vuln, error] {
-	return q.far.Vulns.All(ctx, q.ws, nil)
+	return q.far.Vulns.All(ctx, q.ws, &faraday.ListVulnsOptions{Sort: "id", SortDir: faraday.SortAsc})
 }
 
 // step3Export exports the confirmed vulns.

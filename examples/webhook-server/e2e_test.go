@@ -23,9 +23,6 @@ import (
 // program writes the link file, the webhook server reads it, and a
 // ServiceDesk trigger with the seed's payload (no "id") reaches the server.
 func TestExportThenWebhookAcrossProcesses(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds two binaries")
-	}
 	w := newWorld(t)
 	// The export makes its own links: start from an empty link file.
 	if err := os.Remove(w.path("links.json")); err != nil {
@@ -33,10 +30,7 @@ func TestExportThenWebhookAcrossProcesses(t *testing.T) {
 	}
 	sdp := sdptest.NewServer()
 	t.Cleanup(sdp.Close)
-	bin := t.TempDir()
-	if out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin+"/", ".", "../export").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := binaries(t)
 	env := append(os.Environ(), "FARADAY_TOKEN="+apiToken, "SDP_AUTHTOKEN="+sdptest.DefaultAuthToken)
 	runBin := func(name string, args ...string) (string, string) {
 		t.Helper()

@@ -96,13 +96,12 @@ type answer struct {
 
 // push is step 7's Faraday change, its push and its echo.
 type push struct {
-	Ticket                 ticket
-	VulnBefore, VulnAfter  faraday.Status
-	SDPBefore, Pushed      string
-	Echo                   answer
-	VulnAfterEcho          faraday.Status
-	TicketStatusAfterPush  string
-	DeliveriesBeforeSecond int
+	Ticket                ticket
+	VulnBefore, VulnAfter faraday.Status
+	SDPBefore, Pushed     string
+	Echo                  answer
+	VulnAfterEcho         faraday.Status
+	TicketStatusAfterPush string
 }
 
 // results are what each step did, for the summary and the tests.

@@ -512,3 +512,20 @@ func TestEveryPushesStatus(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 }
+
+// A refused authtoken stops the run before any vuln (exit 1), with the
+// troubleshooting table's fix.
+func TestWrongAuthtoken(t *testing.T) {
+	w := newWorld(t)
+	w.env["SDP_AUTHTOKEN"] = "expired-or-wrong"
+	code, out, errOut := w.run(t, w.args()...)
+	if code != 1 || !strings.Contains(errOut, "fix: Authentication switch stays red") {
+		t.Fatalf("exit %d, want 1 and the fix\n%s\n%s", code, out, errOut)
+	}
+	if strings.Contains(errOut, "expired-or-wrong") {
+		t.Fatal("the authtoken appears in the error")
+	}
+	if len(w.sdp.Requests()) != 0 {
+		t.Fatal("requests were created")
+	}
+}

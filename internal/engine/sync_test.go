@@ -318,7 +318,9 @@ func TestClosureRuleReported(t *testing.T) {
 // re-open the vuln): it sends the close again, and its echo changes
 // nothing.
 func TestIncomingReconcileResendsLostPush(t *testing.T) {
-	ev := newEnv(t, nil)
+	// ServiceDesk's clock runs a minute behind ours: the ticket's last
+	// update is well before the push even by the skew's measure.
+	ev := newEnv(t, nil, sdptest.WithClock(func() time.Time { return time.Now().Add(-time.Minute) }))
 	ev.prepare(t)
 	hk := withWebhook(t, ev)
 	ctx := context.Background()
@@ -356,5 +358,41 @@ func TestIncomingReconcileResendsLostPush(t *testing.T) {
 	}
 	if outs := hk.outcomes(); len(outs) != 1 || outs[0].Reason != webhook.ReasonEcho {
 		t.Fatalf("webhook outcomes %+v, want one echo", outs)
+	}
+}
+
+// TestIncomingReconcileAmbiguousChange: the ticket was last touched
+// within the clock skew of a push it does not show; the reconcile cannot
+// tell a lost push from a technician's change made right after it, so it
+// changes nothing on either side and says so.
+func TestIncomingReconcileAmbiguousChange(t *testing.T) {
+	ev := newEnv(t, nil)
+	ev.prepare(t)
+	ctx := context.Background()
+	v := vuln(1, faraday.SeverityMedium)
+	rep, err := ev.eng.Export(ctx, seq([]*faraday.Vuln{v}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticket := rep.Items[0].TicketID
+	v.Status = faraday.StatusRiskAccepted
+	if _, err := ev.eng.Export(ctx, seq([]*faraday.Vuln{v}), &engine.ExportOptions{PushStatus: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.srv.SetStatus(ticket, "Open"); err != nil { // at once, within the skew
+		t.Fatal(err)
+	}
+	vst := webhook.NewMemoryVulnStore()
+	vst.Put(vulnKey(v), v.Status)
+	ev.srv.ResetCalls()
+	rep, err = ev.eng.ReconcileIncoming(ctx, seq([]*faraday.Vuln{v}), vst, nil)
+	if err != nil || rep.Failed != 1 || !errors.Is(rep.Items[0].Err, engine.ErrAmbiguousChange) {
+		t.Fatalf("reconcile: %v %+v", err, rep.Items)
+	}
+	if vst.Sets() != 0 || statusOf(t, ev, ticket) != "Open" {
+		t.Fatalf("something changed: %d sets, ticket %q", vst.Sets(), statusOf(t, ev, ticket))
+	}
+	if n := callCount(ev.srv, http.MethodGet, "/requests/"+ticket); n != 1 {
+		t.Fatalf("%d reads of the ticket, want one (its last-updated time)", n)
 	}
 }

@@ -57,11 +57,14 @@ type ExportOptions struct {
 // The source may be any iterator: faraday's Vulns.All, the CSV export
 // reader's records, a slice. Its errors are recorded as failed items and
 // the run goes on (a malformed CSV row does not stop an export); a
-// source that stops after an error ends the run there.
+// source that ends on an error (a Faraday client's failing page) makes
+// that error, wrapped, the run's error. Vulns may be used after the
+// iterator has moved on: a source must not reuse them.
 //
 // Export returns the report of every vuln seen, and an error when the run
 // stopped early: a *SystemicError (also in Report.Err), or the context's
-// error. Vulns the run did not reach are NotAttempted. After a stop, the
+// error. The source is not read past a stop; vulns already handed to a
+// worker but not begun are NotAttempted. After a stop, the
 // link store is consistent: a ticket whose create was answered is linked,
 // and one whose answer was lost is found by the next run. Export needs
 // Prepare to have succeeded. Two runs exporting the same vulns at the same
@@ -93,14 +96,17 @@ func (e *Engine) Export(ctx context.Context, vulns iter.Seq2[*faraday.Vuln, erro
 		})
 	}
 	seen := make(map[faraday.VulnKey]struct{})
+	var src sourceErr
 	for v, err := range vulns {
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
+			src.saw(err)
 			rec.add(Item{Outcome: Failed, Reason: "the source could not read a vuln", Err: err})
 			continue
 		}
+		src.saw(nil)
 		if v == nil {
 			continue
 		}
@@ -129,11 +135,32 @@ func (e *Engine) Export(ctx context.Context, vulns iter.Seq2[*faraday.Vuln, erro
 	}
 	close(jobs)
 	wg.Wait()
+	return r.end(ctx, &src)
+}
+
+// end returns the report and the run's error: the systemic stop, else the
+// context's error, else the source's final error.
+func (r *run) end(ctx context.Context, src *sourceErr) (*Report, error) {
 	err := r.stopErr()
 	if err == nil {
 		err = ctx.Err()
 	}
-	return rec.finish(err), err
+	if err == nil && src.last != nil {
+		err = fmt.Errorf("engine: the vuln source failed: %w", src.last)
+	}
+	return r.rec.finish(err), err
+}
+
+// sourceErr remembers whether the source's last yield was an error other
+// than a malformed CSV row (after which the reader goes on): a source that
+// ends on one has failed.
+type sourceErr struct{ last error }
+
+func (s *sourceErr) saw(err error) {
+	if err != nil && errors.Is(err, faraday.ErrInvalidExport) {
+		err = nil
+	}
+	s.last = err
 }
 
 // selection applies ExportOptions' filters.

@@ -81,14 +81,17 @@ func (e *Engine) ReconcileIncoming(ctx context.Context, vulns iter.Seq2[*faraday
 		batch = batch[:0]
 	}
 	seen := make(map[faraday.VulnKey]struct{})
+	var src sourceErr
 	for v, err := range vulns {
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
+			src.saw(err)
 			rec.add(Item{Outcome: Failed, Reason: "the source could not read a vuln", Err: err})
 			continue
 		}
+		src.saw(nil)
 		if v == nil {
 			continue
 		}
@@ -120,11 +123,7 @@ func (e *Engine) ReconcileIncoming(ctx context.Context, vulns iter.Seq2[*faraday
 		}
 	}
 	flush()
-	err := r.stopErr()
-	if err == nil {
-		err = ctx.Err()
-	}
-	return rec.finish(err), err
+	return r.end(ctx, &src)
 }
 
 // reconcileBatch reads one page of tickets and reconciles each.

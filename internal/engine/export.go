@@ -549,3 +549,21 @@ func satisfied(m *mapping.Mapper, sdpStatus string, s faraday.Status) bool {
 	in := m.Incoming(sdpStatus)
 	return in.Action == mapping.Apply && in.Status == s
 }
+
+// FromExport turns the records of faraday's CSV export reader
+// (ExportReader.All) into the source Export takes. A malformed row reaches
+// the run as its *faraday.RowError, recorded as a failed item, and the
+// reading goes on.
+func FromExport(records iter.Seq2[*faraday.ExportRecord, error]) iter.Seq2[*faraday.Vuln, error] {
+	return func(yield func(*faraday.Vuln, error) bool) {
+		for rec, err := range records {
+			var v *faraday.Vuln
+			if rec != nil {
+				v = rec.Vuln
+			}
+			if !yield(v, err) {
+				return
+			}
+		}
+	}
+}

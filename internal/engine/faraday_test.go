@@ -3,6 +3,8 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,5 +111,55 @@ func TestSourceFailureIsTheRunsError(t *testing.T) {
 	var se *engine.SystemicError
 	if errors.As(err, &se) {
 		t.Fatalf("a source failure is not a systemic SDP failure: %v", err)
+	}
+}
+
+// TestExportFromCSV exports Faraday's CSV export: malformed rows and a
+// record with an unknown severity are reported, the others land.
+func TestExportFromCSV(t *testing.T) {
+	ev := newEnv(t, nil)
+	ev.prepare(t)
+	f, err := os.Open("testdata/export.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	rd, err := faraday.NewExportReader(f, faraday.WithExportWorkspace("acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := ev.eng.Export(context.Background(), engine.FromExport(rd.All()), nil)
+	if err != nil {
+		t.Fatalf("Export: %v", err)
+	}
+	got := map[int64]engine.Outcome{}
+	var rowErrs int
+	for _, it := range rep.Items {
+		if it.Key.VulnID == 0 {
+			var re *faraday.RowError
+			if !errors.As(it.Err, &re) {
+				t.Fatalf("source item error %v, want a *faraday.RowError", it.Err)
+			}
+			rowErrs++
+			continue
+		}
+		got[it.Key.VulnID] = it.Outcome
+	}
+	want := map[int64]engine.Outcome{11: engine.Created, 12: engine.Created, 14: engine.Skipped, 16: engine.Created}
+	if rowErrs != 2 || len(got) != len(want) {
+		t.Fatalf("%d row errors, outcomes %v; want 2 (rows 13 and 15) and %v", rowErrs, got, want)
+	}
+	for id, o := range want {
+		if got[id] != o {
+			t.Errorf("vuln %d: %s, want %s", id, got[id], o)
+		}
+	}
+	for _, it := range rep.Items {
+		if it.Key.VulnID == 11 {
+			r, _ := ev.srv.Request(it.TicketID)
+			if !strings.Contains(r.Description, "OpenSSL 1.0.2, which<br>is out of support") {
+				t.Fatalf("multi-line CSV field not kept with its line break: %q", r.Description)
+			}
+		}
 	}
 }

@@ -312,11 +312,16 @@ func systemic(err error, op opKind) bool {
 
 // definite reports whether SDP certainly did not act on a failed write: it
 // answered with a client error (a refused input, credentials, a rate
-// limit). Anything else (a server error, a lost answer, a timeout) may
+// limit), or was never reached (connection refused, a name that does not
+// resolve). Anything else (a server error, a lost answer, a timeout) may
 // have taken effect.
 func definite(err error) bool {
 	var se *servicedesk.Error
-	return errors.As(err, &se) && se.HTTPStatus >= 400 && se.HTTPStatus < 500
+	if errors.As(err, &se) {
+		return se.HTTPStatus >= 400 && se.HTTPStatus < 500
+	}
+	var dns *net.DNSError
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dns)
 }
 
 // export handles one selected vuln.

@@ -259,3 +259,26 @@ func TestReconcileRespectsWebhookClaims(t *testing.T) {
 		t.Fatalf("vuln is %s", st)
 	}
 }
+
+// TestUnreachableStopsOnce: ServiceDesk goes away after Prepare; the
+// refused connections stop the run at once instead of failing every vuln.
+func TestUnreachableStopsOnce(t *testing.T) {
+	ev := newEnv(t, nil)
+	ev.prepare(t)
+	ev.srv.Close()
+	rep, err := ev.eng.Export(context.Background(), seq(vulns(100)), nil)
+	var se *engine.SystemicError
+	if !errors.As(err, &se) {
+		t.Fatalf("Export: %v, want a *SystemicError", err)
+	}
+	if rep.Failed < 1 || rep.Failed > 4 || rep.Created != 0 {
+		t.Fatalf("failed %d created %d, want at most one failure per worker", rep.Failed, rep.Created)
+	}
+	// The refused creates never reached SDP, so the next run needs no
+	// search: no intent is left pending.
+	for _, it := range rep.Items {
+		if l, err := ev.links.Get(context.Background(), it.Key); err == nil {
+			t.Fatalf("vuln %s left with a %s link", it.Key, l.State)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"iter"
 	"log/slog"
 	"net"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -399,7 +400,7 @@ func (r *run) create(ctx context.Context, v *faraday.Vuln, key faraday.VulnKey) 
 		r.learn(in, err)
 		return r.failed(key, Item{}, fmt.Errorf("creating the ticket: %w", err), opCreate)
 	}
-	return r.link(ctx, v, pl, req, Created, nil)
+	return r.link(ctx, v, pl, req, Created, r.dropped(key, in, req))
 }
 
 // createOnce finishes a pending intent: it finds the ticket by its tag or
@@ -421,7 +422,7 @@ func (r *run) createOnce(ctx context.Context, v *faraday.Vuln, pl faraday.Link, 
 	}
 	o := Found
 	if created {
-		o = Created
+		o, note = Created, r.dropped(key, in, req)
 	}
 	return r.link(ctx, v, pl, req, o, note)
 }
@@ -571,4 +572,64 @@ func FromExport(records iter.Seq2[*faraday.ExportRecord, error]) iter.Seq2[*fara
 			}
 		}
 	}
+}
+
+// dropped reports the fields a created ticket came back without, logged
+// once per vuln.
+func (r *run) dropped(key faraday.VulnKey, in *servicedesk.RequestInput, req *servicedesk.Request) error {
+	fields := droppedFields(in, req)
+	if len(fields) == 0 {
+		return nil
+	}
+	err := fmt.Errorf("%w: ticket %s came back without %s", ErrFieldDropped, req.ID, strings.Join(fields, ", "))
+	r.e.cfg.Logger.Warn("engine: ticket created without some fields", slog.String("vuln", key.String()), slog.String("error", err.Error()))
+	return err
+}
+
+// ErrFieldDropped marks a Created item whose ticket came back without a
+// field the request set: SDP accepted the create but dropped the value
+// (a dropdown value that is not exactly one of its options, for one). The
+// ticket exists and is linked; the configuration needs a look.
+var ErrFieldDropped = errors.New("engine: ServiceDesk dropped a field of the request")
+
+// droppedFields compares the lookup fields a create set with the request
+// SDP answered, and names those that came back empty.
+func droppedFields(in *servicedesk.RequestInput, got *servicedesk.Request) []string {
+	var out []string
+	check := func(name string, set bool, back bool) {
+		if set && !back {
+			out = append(out, name)
+		}
+	}
+	check("priority", in.Priority != nil, got.Priority != nil && got.Priority.Name != "")
+	check("status", in.Status != nil, got.Status != nil && got.Status.Name != "")
+	check("template", in.Template != nil, got.Template != nil && (got.Template.Name != "" || got.Template.ID != ""))
+	check("requester", in.Requester != nil, got.Requester != nil && got.Requester.ID != "")
+	check("technician", in.Technician != nil, got.Technician != nil && got.Technician.ID != "")
+	check("group", in.Group != nil, got.Group != nil && got.Group.Name != "")
+	for _, f := range []struct {
+		name string
+		in   *servicedesk.Ref
+		back *servicedesk.Ref
+	}{
+		{"category", in.Category, got.Category}, {"subcategory", in.Subcategory, got.Subcategory},
+		{"item", in.Item, got.Item}, {"urgency", in.Urgency, got.Urgency}, {"impact", in.Impact, got.Impact},
+		{"site", in.Site, got.Site}, {"level", in.Level, got.Level}, {"mode", in.Mode, got.Mode},
+		{"request_type", in.RequestType, got.RequestType}, {"service_category", in.ServiceCategory, got.ServiceCategory},
+	} {
+		check(f.name, f.in != nil, f.back != nil && (f.back.Name != "" || f.back.ID != ""))
+	}
+	keys := make([]string, 0, len(in.UDFFields))
+	for k, v := range in.UDFFields {
+		if v != nil {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if back, ok := got.UDFFields[k]; !ok || back == nil || back == "" {
+			out = append(out, "udf_fields."+k)
+		}
+	}
+	return out
 }

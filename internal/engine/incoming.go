@@ -218,8 +218,27 @@ func (r *run) reconcileTicket(ctx context.Context, l faraday.Link, req *serviced
 		}
 		if lost, ambiguous := r.lostPush(&l, updated); lost {
 			// The ticket has not changed since before our last push, yet
-			// does not have its status: the push never arrived.
-			return r.pushStatus(ctx, l, l.LastPushedStatus, "re-sent a push the ticket did not receive")
+			// does not have its status: the push never arrived. Send the
+			// vuln's status as it is now.
+			want := l.LastPushedStatus
+			if cur, err := statuses.Status(ctx, l.Key); err == nil {
+				if w, err := m.Outgoing(cur); err == nil {
+					want = w
+				}
+			}
+			if sameStatus(want, sdp) {
+				// The vuln went back to the status the ticket kept: record
+				// that the ticket has it, with no echo to wait for.
+				nl, err := faraday.UpdateLink(ctx, e.cfg.Links, l.Key, 0, func(x *faraday.Link) error {
+					x.LastPushedStatus, x.LastPushedAt, x.EchoConsumed = sdp, faraday.NewTime(now), true
+					return nil
+				})
+				if err != nil {
+					return r.failed(l.Key, linkedItem(l, Failed, ""), fmt.Errorf("recording the ticket's status: %w", err), opStore)
+				}
+				return linkedItem(nl, UpToDate, fmt.Sprintf("the ticket's status %q is the vuln's again", sdp))
+			}
+			return r.pushStatus(ctx, l, want, "re-sent a push the ticket did not receive")
 		} else if ambiguous {
 			if in := m.Incoming(sdp); in.Action == mapping.Apply {
 				if cur, err := statuses.Status(ctx, l.Key); err == nil && cur == in.Status {

@@ -396,3 +396,41 @@ func TestIncomingReconcileAmbiguousChange(t *testing.T) {
 		t.Fatalf("%d reads of the ticket, want one (its last-updated time)", n)
 	}
 }
+
+// TestIncomingReconcileLostPushOvertaken: the lost close was overtaken in
+// Faraday (the vuln re-opened), so the ticket's Open is right after all:
+// nothing is sent, and the link learns the ticket's status.
+func TestIncomingReconcileLostPushOvertaken(t *testing.T) {
+	ev := newEnv(t, nil, sdptest.WithClock(func() time.Time { return time.Now().Add(-time.Minute) }))
+	ev.prepare(t)
+	ctx := context.Background()
+	v := vuln(1, faraday.SeverityMedium)
+	if _, err := ev.eng.Export(ctx, seq([]*faraday.Vuln{v}), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.srv.AddFault(sdptest.Fault{Kind: sdptest.ServerError, Status: 504, Method: http.MethodPut, Path: "/requests/*/close"}); err != nil {
+		t.Fatal(err)
+	}
+	v.Status = faraday.StatusClosed
+	if _, err := ev.eng.Export(ctx, seq([]*faraday.Vuln{v}), &engine.ExportOptions{PushStatus: true}); err != nil {
+		t.Fatal(err)
+	}
+	ev.srv.ClearFaults()
+	vst := webhook.NewMemoryVulnStore()
+	vst.Put(vulnKey(v), faraday.StatusReopened)
+	ev.srv.ResetCalls()
+	rep, err := ev.eng.ReconcileIncoming(ctx, seq([]*faraday.Vuln{v}), vst, nil)
+	if err != nil || rep.UpToDate != 1 || vst.Sets() != 0 {
+		t.Fatalf("reconcile: %v %+v, %d sets", err, rep.Items, vst.Sets())
+	}
+	if n := callCount(ev.srv, http.MethodPut, "/requests/"); n != 0 {
+		t.Fatalf("%d writes to the ticket, want none", n)
+	}
+	if l, _ := ev.links.Get(ctx, vulnKey(v)); l.LastPushedStatus != "Open" || !l.EchoConsumed {
+		t.Fatalf("link %+v, want the ticket's Open recorded", l.ServiceDeskEntry)
+	}
+	ev.srv.ResetCalls()
+	if rep, err := ev.eng.ReconcileIncoming(ctx, seq([]*faraday.Vuln{v}), vst, nil); err != nil || rep.UpToDate != 1 || len(ev.srv.Calls()) != 1 {
+		t.Fatalf("second reconcile: %v, %d calls", err, len(ev.srv.Calls()))
+	}
+}

@@ -54,6 +54,9 @@ func TestExportCreatesOneTicketPerVulnAndLinksIt(t *testing.T) {
 		if it.Outcome != engine.Created {
 			continue
 		}
+		if it.Err != nil {
+			t.Fatalf("created %s with %v", it.Key, it.Err)
+		}
 		l, err := ev.links.Get(ctx, it.Key)
 		if err != nil {
 			t.Fatalf("link of %s: %v", it.Key, err)

@@ -2,11 +2,15 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -257,5 +261,74 @@ func TestReconcileRespectsWebhookClaims(t *testing.T) {
 	}
 	if st, _ := vst.Status(ctx, key); st != faraday.StatusClosed {
 		t.Fatalf("vuln is %s", st)
+	}
+}
+
+// TestUnreachableStopsOnce: ServiceDesk goes away after Prepare; the
+// refused connections stop the run at once instead of failing every vuln.
+func TestUnreachableStopsOnce(t *testing.T) {
+	ev := newEnv(t, nil)
+	ev.prepare(t)
+	ev.srv.Close()
+	rep, err := ev.eng.Export(context.Background(), seq(vulns(100)), nil)
+	var se *engine.SystemicError
+	if !errors.As(err, &se) || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("Export: %v, want a *SystemicError for the refused connection", err)
+	}
+	// A create sent on a kept-alive connection the server closed meets an
+	// EOF instead, which is not certain to have been refused: that vuln
+	// fails alone and keeps its intent; the refused ones stop the run.
+	if rep.Failed < 1 || rep.Failed > 8 || rep.Created != 0 || len(rep.Items) > 20 {
+		t.Fatalf("failed %d created %d items %d", rep.Failed, rep.Created, len(rep.Items))
+	}
+	for _, it := range rep.Items {
+		l, err := ev.links.Get(context.Background(), it.Key)
+		refused := errors.Is(it.Err, syscall.ECONNREFUSED)
+		switch {
+		case it.Outcome == engine.Failed && refused && err == nil:
+			t.Fatalf("vuln %s refused at connect time, yet left with a %s link", it.Key, l.State)
+		case it.Outcome == engine.Failed && !refused && (err != nil || l.State != faraday.LinkPending):
+			t.Fatalf("vuln %s failed with %v, which may have reached SDP, yet has no pending intent (%v)", it.Key, it.Err, err)
+		}
+	}
+}
+
+// dropUrgency removes the urgency from create answers, as SDP does with a
+// dropdown value it does not take.
+func dropUrgency(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var body map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err == nil {
+			if req, ok := body["request"].(map[string]any); ok {
+				req["urgency"] = nil
+			}
+		}
+		out, _ := json.Marshal(body)
+		w.Header().Set("Content-Type", rec.Header().Get("Content-Type"))
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(out)
+	})
+}
+
+func TestDroppedFieldReported(t *testing.T) {
+	ev := newEnvFront(t, dropUrgency, nil)
+	ev.prepare(t)
+	rep, err := ev.eng.Export(context.Background(), seq(vulns(2)), nil)
+	if err != nil || rep.Created != 2 {
+		t.Fatalf("export: %v %+v", err, rep)
+	}
+	for _, it := range rep.Items {
+		if !errors.Is(it.Err, engine.ErrFieldDropped) || !strings.Contains(it.Err.Error(), "without urgency") {
+			t.Fatalf("item %s: %v, want ErrFieldDropped naming urgency", it.Key, it.Err)
+		}
+		if l, err := ev.links.Get(context.Background(), it.Key); err != nil || l.State != faraday.LinkLinked {
+			t.Fatalf("the ticket must still be linked: %+v %v", l, err)
+		}
 	}
 }

@@ -318,7 +318,9 @@ func TestClosureRuleReported(t *testing.T) {
 // re-open the vuln): it sends the close again, and its echo changes
 // nothing.
 func TestIncomingReconcileResendsLostPush(t *testing.T) {
-	ev := newEnv(t, nil)
+	// ServiceDesk's clock runs a minute behind ours: the ticket's last
+	// update is well before the push even by the skew's measure.
+	ev := newEnv(t, nil, sdptest.WithClock(func() time.Time { return time.Now().Add(-time.Minute) }))
 	ev.prepare(t)
 	hk := withWebhook(t, ev)
 	ctx := context.Background()
@@ -356,5 +358,79 @@ func TestIncomingReconcileResendsLostPush(t *testing.T) {
 	}
 	if outs := hk.outcomes(); len(outs) != 1 || outs[0].Reason != webhook.ReasonEcho {
 		t.Fatalf("webhook outcomes %+v, want one echo", outs)
+	}
+}
+
+// TestIncomingReconcileAmbiguousChange: the ticket was last touched
+// within the clock skew of a push it does not show; the reconcile cannot
+// tell a lost push from a technician's change made right after it, so it
+// changes nothing on either side and says so.
+func TestIncomingReconcileAmbiguousChange(t *testing.T) {
+	ev := newEnv(t, nil)
+	ev.prepare(t)
+	ctx := context.Background()
+	v := vuln(1, faraday.SeverityMedium)
+	rep, err := ev.eng.Export(ctx, seq([]*faraday.Vuln{v}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticket := rep.Items[0].TicketID
+	v.Status = faraday.StatusRiskAccepted
+	if _, err := ev.eng.Export(ctx, seq([]*faraday.Vuln{v}), &engine.ExportOptions{PushStatus: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.srv.SetStatus(ticket, "Open"); err != nil { // at once, within the skew
+		t.Fatal(err)
+	}
+	vst := webhook.NewMemoryVulnStore()
+	vst.Put(vulnKey(v), v.Status)
+	ev.srv.ResetCalls()
+	rep, err = ev.eng.ReconcileIncoming(ctx, seq([]*faraday.Vuln{v}), vst, nil)
+	if err != nil || rep.Failed != 1 || !errors.Is(rep.Items[0].Err, engine.ErrAmbiguousChange) {
+		t.Fatalf("reconcile: %v %+v", err, rep.Items)
+	}
+	if vst.Sets() != 0 || statusOf(t, ev, ticket) != "Open" {
+		t.Fatalf("something changed: %d sets, ticket %q", vst.Sets(), statusOf(t, ev, ticket))
+	}
+	if n := callCount(ev.srv, http.MethodGet, "/requests/"+ticket); n != 1 {
+		t.Fatalf("%d reads of the ticket, want one (its last-updated time)", n)
+	}
+}
+
+// TestIncomingReconcileLostPushOvertaken: the lost close was overtaken in
+// Faraday (the vuln re-opened), so the ticket's Open is right after all:
+// nothing is sent, and the link learns the ticket's status.
+func TestIncomingReconcileLostPushOvertaken(t *testing.T) {
+	ev := newEnv(t, nil, sdptest.WithClock(func() time.Time { return time.Now().Add(-time.Minute) }))
+	ev.prepare(t)
+	ctx := context.Background()
+	v := vuln(1, faraday.SeverityMedium)
+	if _, err := ev.eng.Export(ctx, seq([]*faraday.Vuln{v}), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.srv.AddFault(sdptest.Fault{Kind: sdptest.ServerError, Status: 504, Method: http.MethodPut, Path: "/requests/*/close"}); err != nil {
+		t.Fatal(err)
+	}
+	v.Status = faraday.StatusClosed
+	if _, err := ev.eng.Export(ctx, seq([]*faraday.Vuln{v}), &engine.ExportOptions{PushStatus: true}); err != nil {
+		t.Fatal(err)
+	}
+	ev.srv.ClearFaults()
+	vst := webhook.NewMemoryVulnStore()
+	vst.Put(vulnKey(v), faraday.StatusReopened)
+	ev.srv.ResetCalls()
+	rep, err := ev.eng.ReconcileIncoming(ctx, seq([]*faraday.Vuln{v}), vst, nil)
+	if err != nil || rep.UpToDate != 1 || vst.Sets() != 0 {
+		t.Fatalf("reconcile: %v %+v, %d sets", err, rep.Items, vst.Sets())
+	}
+	if n := callCount(ev.srv, http.MethodPut, "/requests/"); n != 0 {
+		t.Fatalf("%d writes to the ticket, want none", n)
+	}
+	if l, _ := ev.links.Get(ctx, vulnKey(v)); l.LastPushedStatus != "Open" || !l.EchoConsumed {
+		t.Fatalf("link %+v, want the ticket's Open recorded", l.ServiceDeskEntry)
+	}
+	ev.srv.ResetCalls()
+	if rep, err := ev.eng.ReconcileIncoming(ctx, seq([]*faraday.Vuln{v}), vst, nil); err != nil || rep.UpToDate != 1 || len(ev.srv.Calls()) != 1 {
+		t.Fatalf("second reconcile: %v, %d calls", err, len(ev.srv.Calls()))
 	}
 }

@@ -2,10 +2,15 @@ package faraday_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vulndesk/mesd/faraday"
 )
@@ -230,5 +235,212 @@ func TestFileStoreRewriteKeepsTheFileMode(t *testing.T) {
 	}
 	if fi, err := os.Stat(lp); err != nil || fi.Mode().Perm() != 0o644 {
 		t.Errorf("rewritten link file: %v %v, want mode 0644", fi.Mode(), err)
+	}
+}
+
+func TestVulnWithoutSeverityOrStatusIsRefused(t *testing.T) {
+	cases := map[string]string{
+		`{"id":7,"severity":null,"status":"open"}`: "vuln 7: field severity is missing or null",
+		`{"id":7,"status":"open"}`:                 "vuln 7: field severity is missing or null",
+		`{"id":7,"severity":"med","status":null}`:  "vuln 7: field status is missing or null",
+		`{"_id":8,"severity":"med"}`:               "vuln 8: field status is missing or null",
+		`{"severity":"high"}`:                      "vuln: field status",
+	}
+	for in, want := range cases {
+		var v faraday.Vuln
+		err := json.Unmarshal([]byte(in), &v)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one containing %q", in, err, want)
+		}
+	}
+	var v faraday.Vuln
+	if err := json.Unmarshal([]byte(`{"id":7,"severity":"med","status":"opened"}`), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Severity != faraday.SeverityMedium || v.Status != faraday.StatusOpen {
+		t.Errorf("decoded severity %v, status %v", v.Severity, v.Status)
+	}
+}
+
+func TestTimeTextFormMatchesJSONForm(t *testing.T) {
+	tm, err := faraday.ParseTime("2024-04-22T14:47:16.277896+00:00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := tm.MarshalText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := tm.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if `"`+string(text)+`"` != string(js) || string(text) != "2024-04-22T14:47:16.277896+00:00" {
+		t.Errorf("text %s and JSON %s disagree", text, js)
+	}
+	if b, err := json.Marshal(map[faraday.Time]int{tm: 1}); err != nil || string(b) != `{"2024-04-22T14:47:16.277896+00:00":1}` {
+		t.Errorf("as a map key: %s %v", b, err)
+	}
+	if b, err := tm.AppendText([]byte("at ")); err != nil || string(b) != "at 2024-04-22T14:47:16.277896+00:00" {
+		t.Errorf("AppendText: %s %v", b, err)
+	}
+	for in, want := range map[string]time.Time{
+		"2024-04-22 14:47:07":              time.Date(2024, 4, 22, 14, 47, 7, 0, time.UTC), // the CSV export's naive UTC
+		"2024-04-22T14:47:16.277896+00:00": time.Date(2024, 4, 22, 14, 47, 16, 277896000, time.UTC),
+		"2024-04-22T16:47:16+02:00":        time.Date(2024, 4, 22, 14, 47, 16, 0, time.UTC),
+	} {
+		var got faraday.Time
+		if err := got.UnmarshalText([]byte(in)); err != nil || !got.Equal(want) {
+			t.Errorf("UnmarshalText(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	var zero faraday.Time
+	if b, err := zero.MarshalText(); err != nil || len(b) != 0 {
+		t.Errorf("zero MarshalText = %q, %v; want empty", b, err)
+	}
+	got := tm
+	if err := got.UnmarshalText(nil); err != nil || !got.IsZero() {
+		t.Errorf("UnmarshalText(empty) = %v, %v; want the zero Time", got, err)
+	}
+	if err := got.UnmarshalText([]byte("22/04/2024")); !errors.Is(err, faraday.ErrInvalidTime) {
+		t.Errorf("UnmarshalText(22/04/2024): %v, want ErrInvalidTime", err)
+	}
+}
+
+func TestIssueTrackerKeepsUnknownServiceDeskKeys(t *testing.T) {
+	in := `{"jira":{"k":1},"service_desk":{"state":"linked","request_id":"5","future_field":{"a":[1,2]},"z":"x"}}`
+	it, err := faraday.ParseIssueTracker(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	col, err := it.ColumnText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, want map[string]map[string]any
+	if err := json.Unmarshal([]byte(col), &got); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(in), &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("round trip:\n got %s\nwant %s", col, in)
+	}
+	// A copy owns its extra keys.
+	c := it.Clone()
+	c.ServiceDesk.Extra["z"] = json.RawMessage(`"changed"`)
+	if string(it.ServiceDesk.Extra["z"]) != `"x"` {
+		t.Error("Clone shares the entry's extra keys")
+	}
+	// An extra key never overrides a known field.
+	it.ServiceDesk.Extra["request_id"] = json.RawMessage(`"999"`)
+	if col, err := it.ColumnText(); err != nil || strings.Contains(col, "999") {
+		t.Errorf("an extra key overrode request_id: %s %v", col, err)
+	}
+}
+
+func TestIssueTrackerAcceptsANumericRequestID(t *testing.T) {
+	it, err := faraday.ParseIssueTracker(`{"service_desk":{"request_id":5,"display_id":12}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := it.ServiceDesk; e.RequestID != "5" || e.DisplayID != "12" || e.State != faraday.LinkLinked {
+		t.Errorf("entry %+v: want request_id \"5\", display_id \"12\", linked", e)
+	}
+	col, err := it.ColumnText()
+	if err != nil || !strings.Contains(col, `"request_id":"5"`) {
+		t.Errorf("written back as %s (%v): want the id as a string", col, err)
+	}
+}
+
+func TestDefaultRolesAreCaseInsensitiveCopies(t *testing.T) {
+	for _, name := range []string{"Admin", "ADMIN", " admin ", "Asset_Owner"} {
+		if r, ok := faraday.DefaultRole(name); !ok || !strings.EqualFold(r.Name, strings.TrimSpace(name)) {
+			t.Errorf("DefaultRole(%q) = %v, %v", name, r, ok)
+		}
+	}
+	if _, ok := faraday.DefaultRole("root"); ok {
+		t.Error("DefaultRole(root) found a role")
+	}
+	r, _ := faraday.DefaultRole("client")
+	r.Name, r.Weight = "hacked", 1
+	faraday.AdminRole().Name = "hacked"
+	faraday.DefaultRoles()[1].Name = "hacked"
+	for _, r := range append(faraday.DefaultRoles(), faraday.AdminRole(), faraday.ClientRole()) {
+		if r.Name == "hacked" {
+			t.Errorf("a caller changed the shared default role %d", r.ID)
+		}
+	}
+	if c := faraday.ClientRole(); c.Weight != 40 {
+		t.Errorf("client weight %d, want 40", c.Weight)
+	}
+	if !faraday.AdminRole().Allowed(faraday.DefaultRoles()[0].Grants()[0].Unit, faraday.DefaultRoles()[0].Grants()[0].Action) {
+		t.Error("a copy lost its grants")
+	}
+}
+
+func TestUpdateLinkLeavingAMissingLinkMissingWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	p := filepath.Join(t.TempDir(), "links.json")
+	fs, err := faraday.OpenFileLinkStore(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = fs.Close() }()
+	key := faraday.VulnKey{Workspace: "w", VulnID: 2}
+	for name, s := range map[string]faraday.LinkStore{"memory": faraday.NewMemoryLinkStore(), "file": fs} {
+		calls := 0
+		l, err := faraday.UpdateLink(ctx, s, key, 0, func(*faraday.Link) error { calls++; return nil })
+		if err != nil || l.Revision != 0 || calls != 1 {
+			t.Errorf("%s: UpdateLink no-op on a missing link = %+v, %v (fn called %d times); want a zero link and nil", name, l, err, calls)
+		}
+		if _, err := s.Get(ctx, key); !errors.Is(err, faraday.ErrLinkNotFound) {
+			t.Errorf("%s: the link exists after a no-op: %v", name, err)
+		}
+		// A real change is still written.
+		l, err = faraday.UpdateLink(ctx, s, key, 0, func(l *faraday.Link) error {
+			l.State, l.Tag = faraday.LinkPending, "[t]"
+			return nil
+		})
+		if err != nil || l.Revision != 1 {
+			t.Errorf("%s: UpdateLink creating the link = %+v, %v", name, l, err)
+		}
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Errorf("the file store was not written by the real change: %v", err)
+	}
+	p2 := filepath.Join(t.TempDir(), "links.json")
+	fs2, err := faraday.OpenFileLinkStore(p2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = fs2.Close() }()
+	if _, err := faraday.UpdateLink(ctx, fs2, key, 0, func(*faraday.Link) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p2); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a no-op wrote the file: %v", err)
+	}
+}
+
+func TestValidateTokenRefusesOverlongInputBeforeTheLookup(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	st := faraday.NewMemoryTokenStore()
+	longest := strings.Repeat("a", 512)
+	tooLong := strings.Repeat("b", 513)
+	// Both are stored, so only the length bound can refuse the second.
+	for i, plain := range []string{longest, tooLong} {
+		if _, err := st.Create(ctx, faraday.UserToken{Alias: fmt.Sprint("t", i), Scope: faraday.ScopeServiceDesk}, faraday.HashToken(plain)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := faraday.ValidateToken(ctx, st, longest, now, faraday.ScopeServiceDesk); err != nil {
+		t.Errorf("a 512-byte token: %v", err)
+	}
+	_, err := faraday.ValidateToken(ctx, st, tooLong, now, faraday.ScopeServiceDesk)
+	if !errors.Is(err, faraday.ErrTokenUnknown) || !strings.Contains(err.Error(), "512") {
+		t.Errorf("a 513-byte token: %v, want ErrTokenUnknown naming the bound", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,7 +75,25 @@ type ServiceDeskEntry struct {
 	EchoConsumed bool `json:"echo_consumed,omitempty"`
 	// LastIncoming is the last change applied from the ticket, if any.
 	LastIncoming *IncomingChange `json:"last_incoming,omitempty"`
+	// Extra holds the keys of the issue-tracker entry that this version
+	// does not know (written by a newer version or by hand), with their
+	// JSON values, so that IssueTracker writes them back unchanged. The
+	// link stores do not keep them.
+	Extra map[string]json.RawMessage `json:"-"`
 }
+
+// entryKeys are the JSON keys of ServiceDeskEntry's own fields.
+var entryKeys = func() map[string]bool {
+	m := map[string]bool{}
+	t := reflect.TypeFor[ServiceDeskEntry]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			m[name] = true
+		}
+	}
+	return m
+}()
 
 // Validate checks the entry's invariants: a known state, a tag on a pending
 // entry and a request id on a linked one.
@@ -100,6 +119,7 @@ func (e *ServiceDeskEntry) clone() *ServiceDeskEntry {
 		return nil
 	}
 	c := *e
+	c.Extra = cloneRawMap(e.Extra)
 	if e.LastIncoming != nil {
 		in := *e.LastIncoming
 		c.LastIncoming = &in
@@ -182,11 +202,43 @@ func decodeIssueTrackerObject(data []byte) (IssueTracker, error) {
 }
 
 func decodeServiceDeskEntry(data []byte) (*ServiceDeskEntry, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	var e ServiceDeskEntry
-	if err := dec.Decode(&e); err != nil {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("%w: %s entry: %v", ErrInvalidIssueTracker, ServiceDeskKey, jsonErrText(err))
 	}
+	var extra map[string]json.RawMessage
+	for k, v := range raw {
+		if entryKeys[k] {
+			continue
+		}
+		if extra == nil {
+			extra = map[string]json.RawMessage{}
+		}
+		extra[k] = v
+		delete(raw, k)
+	}
+	// Ids written as JSON numbers (by hand or by another tool) are read as
+	// the strings this package writes.
+	for _, k := range []string{"request_id", "display_id"} {
+		v := bytes.TrimSpace(raw[k])
+		if len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
+			continue
+		}
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s entry: %s: want a string or an integer, found a number that is not an integer", ErrInvalidIssueTracker, ServiceDeskKey, k)
+		}
+		raw[k], _ = json.Marshal(strconv.FormatInt(n, 10))
+	}
+	known, err := json.Marshal(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s entry: %w", ErrInvalidIssueTracker, ServiceDeskKey, err)
+	}
+	var e ServiceDeskEntry
+	if err := json.Unmarshal(known, &e); err != nil {
+		return nil, fmt.Errorf("%w: %s entry: %v", ErrInvalidIssueTracker, ServiceDeskKey, jsonErrText(err))
+	}
+	e.Extra = extra
 	if e.State == "" && e.RequestID != "" {
 		e.State = LinkLinked
 	}
@@ -252,7 +304,7 @@ func (it IssueTracker) MarshalJSON() ([]byte, error) {
 		buf.Write(kb)
 		buf.WriteByte(':')
 		if k == ServiceDeskKey {
-			eb, err := json.Marshal(it.ServiceDesk)
+			eb, err := marshalServiceDeskEntry(it.ServiceDesk)
 			if err != nil {
 				return nil, err
 			}
@@ -267,6 +319,30 @@ func (it IssueTracker) MarshalJSON() ([]byte, error) {
 	}
 	buf.WriteByte('}')
 	return buf.Bytes(), nil
+}
+
+// marshalServiceDeskEntry writes the entry with its Extra keys (a key of
+// the entry's own fields wins over an Extra key of the same name).
+func marshalServiceDeskEntry(e *ServiceDeskEntry) ([]byte, error) {
+	eb, err := json.Marshal(e)
+	if err != nil || len(e.Extra) == 0 {
+		return eb, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(eb, &m); err != nil {
+		return nil, err
+	}
+	for k, v := range e.Extra {
+		if _, own := m[k]; own || entryKeys[k] {
+			continue
+		}
+		v = bytes.TrimSpace(v)
+		if !json.Valid(v) {
+			return nil, fmt.Errorf("%w: %s entry key %s is not valid JSON", ErrInvalidIssueTracker, ServiceDeskKey, quoteValue(k))
+		}
+		m[k] = v
+	}
+	return json.Marshal(m)
 }
 
 // UnmarshalJSON reads the API form, and also what a server that exposes the

@@ -116,7 +116,8 @@ func TestParseIssueTrackerErrors(t *testing.T) {
 		`{"service_desk": {"state": "x"}}`:       "state",
 		`{"service_desk": {"state": "pending"}}`: "tag",
 		`{"service_desk": {"state": "linked"}}`:  "request_id",
-		`{"service_desk": {"request_id": 5}}`:    "request_id",
+		`{"service_desk": {"request_id": true}}`: "request_id",
+		`{"service_desk": {"request_id": 5.5}}`:  "request_id",
 		`{"service_desk": []}`:                   "service_desk",
 		`{"service_desk": {"state": "linked", "request_id": "1", "created_at": "soon"}}`: "soon",
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -108,6 +109,8 @@ type LinkStore interface {
 // is none), calls fn on a copy, and stores the result with CompareAndSet,
 // re-reading and calling fn again on ErrConflict, at most attempts times
 // (attempts < 1 means 8). fn returning an error stops without writing.
+// When there is no link and fn leaves the zero Link unchanged, nothing is
+// written and UpdateLink returns a zero Link (Revision 0: no link) and nil.
 func UpdateLink(ctx context.Context, s LinkStore, key VulnKey, attempts int, fn func(*Link) error) (Link, error) {
 	if attempts < 1 {
 		attempts = 8
@@ -127,6 +130,10 @@ func UpdateLink(ctx context.Context, s LinkStore, key VulnKey, attempts int, fn 
 			return Link{}, err
 		}
 		next.Key = key
+		if cur.Revision == 0 && reflect.DeepEqual(next, Link{Key: key}) {
+			// fn left a missing link missing: nothing to write.
+			return Link{}, nil
+		}
 		var stored Link
 		stored, err = s.CompareAndSet(ctx, next, cur.Revision)
 		if err == nil {

@@ -75,11 +75,13 @@ type ServiceDeskEntry struct {
 	EchoConsumed bool `json:"echo_consumed,omitempty"`
 	// LastIncoming is the last change applied from the ticket, if any.
 	LastIncoming *IncomingChange `json:"last_incoming,omitempty"`
-	// Extra holds the keys of the issue-tracker entry that this version
-	// does not know (written by a newer version or by hand), with their
-	// JSON values, so that IssueTracker writes them back unchanged. The
-	// link stores do not keep them.
-	Extra map[string]json.RawMessage `json:"-"`
+
+	// extra is the JSON object of the keys of the issue-tracker entry that
+	// this version does not know (written by a newer version or by hand),
+	// so that IssueTracker writes them back unchanged; "" when there are
+	// none. A string keeps the entry comparable with ==. The link stores
+	// do not keep it.
+	extra string
 }
 
 // entryKeys are the JSON keys of ServiceDeskEntry's own fields.
@@ -119,7 +121,6 @@ func (e *ServiceDeskEntry) clone() *ServiceDeskEntry {
 		return nil
 	}
 	c := *e
-	c.Extra = cloneRawMap(e.Extra)
 	if e.LastIncoming != nil {
 		in := *e.LastIncoming
 		c.LastIncoming = &in
@@ -238,7 +239,13 @@ func decodeServiceDeskEntry(data []byte) (*ServiceDeskEntry, error) {
 	if err := json.Unmarshal(known, &e); err != nil {
 		return nil, fmt.Errorf("%w: %s entry: %v", ErrInvalidIssueTracker, ServiceDeskKey, jsonErrText(err))
 	}
-	e.Extra = extra
+	if len(extra) > 0 {
+		b, err := json.Marshal(extra) // compact, keys sorted
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s entry: %w", ErrInvalidIssueTracker, ServiceDeskKey, err)
+		}
+		e.extra = string(b)
+	}
 	if e.State == "" && e.RequestID != "" {
 		e.State = LinkLinked
 	}
@@ -325,22 +332,20 @@ func (it IssueTracker) MarshalJSON() ([]byte, error) {
 // the entry's own fields wins over an Extra key of the same name).
 func marshalServiceDeskEntry(e *ServiceDeskEntry) ([]byte, error) {
 	eb, err := json.Marshal(e)
-	if err != nil || len(e.Extra) == 0 {
+	if err != nil || e.extra == "" {
 		return eb, err
 	}
-	var m map[string]json.RawMessage
+	var m, extra map[string]json.RawMessage
 	if err := json.Unmarshal(eb, &m); err != nil {
 		return nil, err
 	}
-	for k, v := range e.Extra {
-		if _, own := m[k]; own || entryKeys[k] {
-			continue
+	if err := json.Unmarshal([]byte(e.extra), &extra); err != nil {
+		return nil, fmt.Errorf("%w: %s entry: %w", ErrInvalidIssueTracker, ServiceDeskKey, err)
+	}
+	for k, v := range extra {
+		if _, own := m[k]; !own && !entryKeys[k] {
+			m[k] = v
 		}
-		v = bytes.TrimSpace(v)
-		if !json.Valid(v) {
-			return nil, fmt.Errorf("%w: %s entry key %s is not valid JSON", ErrInvalidIssueTracker, ServiceDeskKey, quoteValue(k))
-		}
-		m[k] = v
 	}
 	return json.Marshal(m)
 }

@@ -49,7 +49,7 @@ func BenchmarkTokenLookup(b *testing.B) {
 		plains = append(plains, plain)
 	}
 	// The file store gets the same tokens in one write.
-	if err := file.fs.update(func(ix *tokenIndex) (*tokenIndex, error) {
+	if err := file.fs.update(context.Background(), func(ix *tokenIndex) (*tokenIndex, error) {
 		mem.mu.RLock()
 		defer mem.mu.RUnlock()
 		for _, r := range mem.ix.byID {

@@ -39,5 +39,35 @@
 // and replace the file atomically (temp file, fsync, rename, fsync of the
 // directory); reads take no lock and notice another process's write at
 // their next call. They need flock(2) (Linux, the BSDs, macOS); elsewhere
-// their constructors return ErrFileStoreUnsupported.
+// their constructors return ErrFileStoreUnsupported. Symbolic links in a
+// store's path are resolved when it is opened; a store file writable by
+// group or others is refused, and rewrites keep the file's mode.
+//
+// # REST client
+//
+// Client talks to a Faraday server's REST API v3 (NewClient with the server
+// root; the client adds "/_api/v3/"). Its services follow the API:
+// c.Vulns.List, All (an iterator over pages), Filter (the JSON filter
+// language, Filter and FilterQuery), Get, UpdateStatus and BulkUpdateStatus;
+// c.Workspaces.List and Get. Every call takes a context first. Credentials
+// come from options, WithToken (the API token) or WithBasicAuth, and never
+// appear in errors or logs. Attempts are bounded by WithTimeout, retried on
+// network errors, 429 and 5xx answers for reads and idempotent writes
+// (WithRetry, honouring Retry-After), and wait on a limiter (WithRateLimit
+// or WithLimiter) each time. A failed call is an *Error that matches the
+// sentinel of its status with errors.Is (ErrNotFound, ErrUnauthorized,
+// ErrReadOnlyWorkspace, …); an unusable 2xx answer matches
+// ErrUnexpectedResponse and a body beyond the cap ErrBodyTooLarge.
+//
+// # CSV export
+//
+// ExportReader reads the CSV file Faraday's "export CSV" writes
+// (NewExportReader, then Next or All). Each record is an ExportRecord: the
+// Vuln built from the row (WithExportWorkspace supplies the workspace the
+// file does not name), with its host and service. Adjacent rows of one vuln
+// are merged and the columns that disagreed are reported; a malformed row is
+// a *RowError naming its line and column (matching ErrInvalidExport) and
+// reading goes on; only I/O errors and a bad header stop the reader. Memory
+// grows with the number of distinct ids, not with the file, and Stats
+// counts rows, records and merges.
 package faraday

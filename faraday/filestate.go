@@ -1,6 +1,7 @@
 package faraday
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -43,9 +44,9 @@ func newFileState[S any](path string, decode func([]byte) (S, error), encode fun
 	if !flockSupported {
 		return nil, ErrFileStoreUnsupported
 	}
-	abs, err := filepath.Abs(path)
+	abs, err := resolveStorePath(path)
 	if err != nil {
-		return nil, fmt.Errorf("faraday: store path %q: %w", path, err)
+		return nil, err
 	}
 	f := &fileState[S]{path: abs, decode: decode, encode: encode, empty: empty}
 	f.mu.Lock()
@@ -54,6 +55,43 @@ func newFileState[S any](path string, decode func([]byte) (S, error), encode fun
 		return nil, err
 	}
 	return f, nil
+}
+
+// resolveStorePath returns the absolute path of the store file with every
+// symbolic link resolved, so that writes replace the file the link names
+// (and lock beside it) instead of replacing the link with a regular file,
+// which would split the stores opened through the link from the others. A
+// missing file is resolved through its directory; a link to a missing file
+// is an error.
+func resolveStorePath(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("faraday: store path %q: %w", path, err)
+	}
+	resolved, err := filepath.EvalSymlinks(abs)
+	if err == nil {
+		return resolved, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("faraday: store path %s: %w", abs, err)
+	}
+	if fi, lerr := os.Lstat(abs); lerr == nil && fi.Mode()&os.ModeSymlink != 0 { //nolint:gosec // the host names its store file
+		return "", fmt.Errorf("faraday: store path %s is a symbolic link to a missing file: create the target first or name it directly", abs)
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(abs))
+	if err != nil {
+		return "", fmt.Errorf("faraday: store directory of %s: %w", abs, err)
+	}
+	return filepath.Join(dir, filepath.Base(abs)), nil
+}
+
+// checkStoreMode refuses a store file that others than its owner may
+// write: anyone who can write a token file can plant a token.
+func checkStoreMode(path string, info os.FileInfo) error {
+	if perm := info.Mode().Perm(); perm&0o022 != 0 {
+		return fmt.Errorf("faraday: store %s has mode %v: it is writable by group or others; make it writable by its owner only (chmod go-w)", path, perm)
+	}
+	return nil
 }
 
 // refreshLocked returns the current content, re-reading the file when the
@@ -86,6 +124,10 @@ func (f *fileState[S]) refreshLocked() (S, error) {
 	if err != nil {
 		_ = file.Close()
 		return zero, fmt.Errorf("faraday: store %s: %w", f.path, err)
+	}
+	if err := checkStoreMode(f.path, info); err != nil {
+		_ = file.Close()
+		return zero, err
 	}
 	data, err := io.ReadAll(io.LimitReader(file, maxStoreFile+1))
 	if err != nil {
@@ -127,13 +169,17 @@ func (f *fileState[S]) view(fn func(S) error) error {
 // writes the result when fn succeeds. fn may change the content in place
 // when it succeeds and must leave it unchanged when it fails; if the write
 // fails the cache is dropped and re-read next time.
-func (f *fileState[S]) update(fn func(S) (S, error)) error {
+// Waiting for the lock ends with ctx.Err() when ctx ends.
+func (f *fileState[S]) update(ctx context.Context, fn func(S) (S, error)) error {
 	// The cross-process lock is taken first, so that readers in this
 	// process are not held up while a writer waits for another process.
 	// flock(2) locks belong to the open file, so writers in this process
 	// exclude each other too.
-	unlock, err := lockFile(f.path + ".lock")
+	unlock, err := lockFile(ctx, f.path+".lock")
 	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+			return fmt.Errorf("faraday: waiting for the lock of store %s: %w", f.path, err)
+		}
 		return fmt.Errorf("faraday: locking store %s: %w", f.path, err)
 	}
 	defer unlock()
@@ -173,6 +219,13 @@ func (f *fileState[S]) writeLocked(next S) error {
 		_ = tmp.Close()
 		_ = os.Remove(tmp.Name())
 		return fmt.Errorf("faraday: writing store %s: %w", f.path, err)
+	}
+	// A new file is 0600 (CreateTemp's mode); a rewrite keeps the mode the
+	// host gave the file (refreshLocked has checked it).
+	if st, err := os.Stat(f.path); err == nil {
+		if err := tmp.Chmod(st.Mode().Perm()); err != nil {
+			return fail(err)
+		}
 	}
 	if _, err := tmp.Write(data); err != nil {
 		return fail(err)

@@ -2,6 +2,8 @@
 
 package faraday
 
+import "context"
+
 const flockSupported = false
 
-func lockFile(string) (func(), error) { return nil, ErrFileStoreUnsupported }
+func lockFile(context.Context, string) (func(), error) { return nil, ErrFileStoreUnsupported }

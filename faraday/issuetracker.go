@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,7 +75,27 @@ type ServiceDeskEntry struct {
 	EchoConsumed bool `json:"echo_consumed,omitempty"`
 	// LastIncoming is the last change applied from the ticket, if any.
 	LastIncoming *IncomingChange `json:"last_incoming,omitempty"`
+
+	// extra is the JSON object of the keys of the issue-tracker entry that
+	// this version does not know (written by a newer version or by hand),
+	// so that IssueTracker writes them back unchanged; "" when there are
+	// none. A string keeps the entry comparable with ==. The link stores
+	// do not keep it.
+	extra string
 }
+
+// entryKeys are the JSON keys of ServiceDeskEntry's own fields.
+var entryKeys = func() map[string]bool {
+	m := map[string]bool{}
+	t := reflect.TypeFor[ServiceDeskEntry]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			m[name] = true
+		}
+	}
+	return m
+}()
 
 // Validate checks the entry's invariants: a known state, a tag on a pending
 // entry and a request id on a linked one.
@@ -182,10 +203,48 @@ func decodeIssueTrackerObject(data []byte) (IssueTracker, error) {
 }
 
 func decodeServiceDeskEntry(data []byte) (*ServiceDeskEntry, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	var e ServiceDeskEntry
-	if err := dec.Decode(&e); err != nil {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("%w: %s entry: %v", ErrInvalidIssueTracker, ServiceDeskKey, jsonErrText(err))
+	}
+	var extra map[string]json.RawMessage
+	for k, v := range raw {
+		if entryKeys[k] {
+			continue
+		}
+		if extra == nil {
+			extra = map[string]json.RawMessage{}
+		}
+		extra[k] = v
+		delete(raw, k)
+	}
+	// Ids written as JSON numbers (by hand or by another tool) are read as
+	// the strings this package writes.
+	for _, k := range []string{"request_id", "display_id"} {
+		v := bytes.TrimSpace(raw[k])
+		if len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
+			continue
+		}
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s entry: %s: want a string or an integer, found a number that is not an integer", ErrInvalidIssueTracker, ServiceDeskKey, k)
+		}
+		raw[k], _ = json.Marshal(strconv.FormatInt(n, 10))
+	}
+	known, err := json.Marshal(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s entry: %w", ErrInvalidIssueTracker, ServiceDeskKey, err)
+	}
+	var e ServiceDeskEntry
+	if err := json.Unmarshal(known, &e); err != nil {
+		return nil, fmt.Errorf("%w: %s entry: %v", ErrInvalidIssueTracker, ServiceDeskKey, jsonErrText(err))
+	}
+	if len(extra) > 0 {
+		b, err := json.Marshal(extra) // compact, keys sorted
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s entry: %w", ErrInvalidIssueTracker, ServiceDeskKey, err)
+		}
+		e.extra = string(b)
 	}
 	if e.State == "" && e.RequestID != "" {
 		e.State = LinkLinked
@@ -252,7 +311,7 @@ func (it IssueTracker) MarshalJSON() ([]byte, error) {
 		buf.Write(kb)
 		buf.WriteByte(':')
 		if k == ServiceDeskKey {
-			eb, err := json.Marshal(it.ServiceDesk)
+			eb, err := marshalServiceDeskEntry(it.ServiceDesk)
 			if err != nil {
 				return nil, err
 			}
@@ -267,6 +326,28 @@ func (it IssueTracker) MarshalJSON() ([]byte, error) {
 	}
 	buf.WriteByte('}')
 	return buf.Bytes(), nil
+}
+
+// marshalServiceDeskEntry writes the entry with its Extra keys (a key of
+// the entry's own fields wins over an Extra key of the same name).
+func marshalServiceDeskEntry(e *ServiceDeskEntry) ([]byte, error) {
+	eb, err := json.Marshal(e)
+	if err != nil || e.extra == "" {
+		return eb, err
+	}
+	var m, extra map[string]json.RawMessage
+	if err := json.Unmarshal(eb, &m); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(e.extra), &extra); err != nil {
+		return nil, fmt.Errorf("%w: %s entry: %w", ErrInvalidIssueTracker, ServiceDeskKey, err)
+	}
+	for k, v := range extra {
+		if _, own := m[k]; !own && !entryKeys[k] {
+			m[k] = v
+		}
+	}
+	return json.Marshal(m)
 }
 
 // UnmarshalJSON reads the API form, and also what a server that exposes the

@@ -116,7 +116,8 @@ func TestParseIssueTrackerErrors(t *testing.T) {
 		`{"service_desk": {"state": "x"}}`:       "state",
 		`{"service_desk": {"state": "pending"}}`: "tag",
 		`{"service_desk": {"state": "linked"}}`:  "request_id",
-		`{"service_desk": {"request_id": 5}}`:    "request_id",
+		`{"service_desk": {"request_id": true}}`: "request_id",
+		`{"service_desk": {"request_id": 5.5}}`:  "request_id",
 		`{"service_desk": []}`:                   "service_desk",
 		`{"service_desk": {"state": "linked", "request_id": "1", "created_at": "soon"}}`: "soon",
 	}
@@ -148,6 +149,7 @@ func FuzzParseIssueTracker(f *testing.F) {
 		`{"service_desk": {"state": "linked", "request_id": "1", "created_at": "2026-03-01T10:00:00+00:00", "last_incoming": {"status": "Closed", "change_id": "7"}}}`,
 		`"{\"service_desk\": {\"state\": \"pending\", \"tag\": \"[FRD a/1]\"}, \"jira\": [1]}"`,
 		`{"gitlab": {"a": "\u00e9"}, "service_desk": null}`,
+		`{"service_desk": {"request_id": 12, "display_id": -3, "future": {"k": [1, "x"]}, "state": "linked"}}`,
 	} {
 		f.Add(s)
 	}

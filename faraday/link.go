@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -108,6 +109,8 @@ type LinkStore interface {
 // is none), calls fn on a copy, and stores the result with CompareAndSet,
 // re-reading and calling fn again on ErrConflict, at most attempts times
 // (attempts < 1 means 8). fn returning an error stops without writing.
+// When there is no link and fn leaves the zero Link unchanged, nothing is
+// written and UpdateLink returns a zero Link (Revision 0: no link) and nil.
 func UpdateLink(ctx context.Context, s LinkStore, key VulnKey, attempts int, fn func(*Link) error) (Link, error) {
 	if attempts < 1 {
 		attempts = 8
@@ -127,6 +130,10 @@ func UpdateLink(ctx context.Context, s LinkStore, key VulnKey, attempts int, fn 
 			return Link{}, err
 		}
 		next.Key = key
+		if cur.Revision == 0 && reflect.DeepEqual(next, Link{Key: key}) {
+			// fn left a missing link missing: nothing to write.
+			return Link{}, nil
+		}
 		var stored Link
 		stored, err = s.CompareAndSet(ctx, next, cur.Revision)
 		if err == nil {
@@ -301,6 +308,11 @@ const linkFileFormat = "mesd-faraday-links/1"
 // OpenFileLinkStore opens (or prepares to create) the link file at path.
 // A missing file is an empty store; a file that is not a link store, or
 // holds an invalid link, is an error naming the path and the link.
+// Symbolic links in path are resolved once, here: writes replace the target
+// and lock beside it. A file writable by group or others is refused (at
+// open and at every re-read); a rewrite keeps the file's mode, and a new
+// file is created 0600. Waiting for the lock of a write ends with the
+// write's context.
 func OpenFileLinkStore(path string) (*FileLinkStore, error) {
 	fs, err := newFileState(path, decodeLinkFile, encodeLinkFile, newEncodedLinkIndex)
 	if err != nil {
@@ -406,7 +418,7 @@ func (s *FileLinkStore) CompareAndSet(ctx context.Context, link Link, expected u
 		return Link{}, err
 	}
 	var stored Link
-	err := s.fs.update(func(ix *linkIndex) (*linkIndex, error) {
+	err := s.fs.update(ctx, func(ix *linkIndex) (*linkIndex, error) {
 		var err error
 		stored, err = ix.cas(link, expected)
 		return ix, err
@@ -419,7 +431,7 @@ func (s *FileLinkStore) Delete(ctx context.Context, key VulnKey, expected uint64
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.fs.update(func(ix *linkIndex) (*linkIndex, error) {
+	return s.fs.update(ctx, func(ix *linkIndex) (*linkIndex, error) {
 		return ix, ix.delete(key, expected)
 	})
 }

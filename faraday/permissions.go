@@ -245,8 +245,10 @@ type Grant struct {
 // String returns "unit:action".
 func (g Grant) String() string { return g.Unit.String() + ":" + string(g.Action) }
 
-// Role is a Faraday role with the actions it may take. Roles are immutable;
-// build custom ones with NewCustomRole.
+// Role is a Faraday role with the actions it may take. Its grants are
+// immutable; the functions returning default roles return copies, so a
+// caller changing a field changes only its copy. Build custom roles with
+// NewCustomRole.
 type Role struct {
 	ID     int
 	Name   string
@@ -290,27 +292,43 @@ func init() {
 
 // DefaultRoles returns admin, asset_owner, pentester and client with the
 // grants of Faraday's seed after its migrations (faraday-api.md §4.3, which
-// is more precise than the ServiceDesk page's summary).
-func DefaultRoles() []*Role { return slices.Clone(defaultRoles[:]) }
+// is more precise than the ServiceDesk page's summary). Each call returns
+// new copies: changing one changes nothing else.
+func DefaultRoles() []*Role {
+	out := make([]*Role, len(defaultRoles))
+	for i, r := range defaultRoles {
+		out[i] = r.copy()
+	}
+	return out
+}
+
+// copy returns a copy of r; the grants map is shared, as nothing writes it
+// after the role is built.
+func (r *Role) copy() *Role {
+	c := *r
+	return &c
+}
 
 // AdminRole returns the default admin role.
-func AdminRole() *Role { return defaultRoles[0] }
+func AdminRole() *Role { return defaultRoles[0].copy() }
 
 // AssetOwnerRole returns the default asset_owner role.
-func AssetOwnerRole() *Role { return defaultRoles[1] }
+func AssetOwnerRole() *Role { return defaultRoles[1].copy() }
 
 // PentesterRole returns the default pentester role.
-func PentesterRole() *Role { return defaultRoles[2] }
+func PentesterRole() *Role { return defaultRoles[2].copy() }
 
 // ClientRole returns the default client role.
-func ClientRole() *Role { return defaultRoles[3] }
+func ClientRole() *Role { return defaultRoles[3].copy() }
 
-// DefaultRole returns the default role with name ("admin", "asset_owner",
-// "pentester", "client"), and whether there is one.
+// DefaultRole returns (a copy of) the default role with name ("admin",
+// "asset_owner", "pentester", "client", compared without case and
+// surrounding space), and whether there is one.
 func DefaultRole(name string) (*Role, bool) {
+	name = strings.TrimSpace(name)
 	for _, r := range defaultRoles {
-		if r.Name == name {
-			return r, true
+		if strings.EqualFold(r.Name, name) {
+			return r.copy(), true
 		}
 	}
 	return nil, false

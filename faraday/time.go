@@ -92,3 +92,27 @@ func (t *Time) UnmarshalJSON(data []byte) error {
 	*t = v
 	return nil
 }
+
+// MarshalText writes the API form, as MarshalJSON does, or no text for the
+// zero Time. It replaces time.Time's method, which would write RFC 3339
+// with nanoseconds and "Z" and disagree with the JSON form.
+func (t Time) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// UnmarshalText reads every form ParseTime accepts (the API's and the CSV
+// export's naive "2024-04-22 14:47:07"); empty text is the zero Time.
+func (t *Time) UnmarshalText(text []byte) error {
+	if len(text) == 0 {
+		*t = Time{}
+		return nil
+	}
+	v, err := ParseTime(string(text))
+	if err != nil {
+		return err
+	}
+	*t = v
+	return nil
+}
+
+// AppendText appends what MarshalText writes (it replaces time.Time's
+// method, for the same reason).
+func (t Time) AppendText(b []byte) ([]byte, error) { return append(b, t.String()...), nil }

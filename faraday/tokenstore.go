@@ -208,6 +208,11 @@ type tokenFile struct {
 // OpenFileTokenStore opens (or prepares to create) the token file at path.
 // A missing file is an empty store; a file that is not a token store is an
 // error naming the path and the problem.
+// Symbolic links in path are resolved once, here: writes replace the target
+// and lock beside it. A file writable by group or others is refused (at
+// open and at every re-read); a rewrite keeps the file's mode, and a new
+// file is created 0600. Waiting for the lock of a write ends with the
+// write's context.
 func OpenFileTokenStore(path string, opts ...StoreOption) (*FileTokenStore, error) {
 	fs, err := newFileState(path, decodeTokenFile, encodeTokenFile, newTokenIndex)
 	if err != nil {
@@ -274,7 +279,7 @@ func (s *FileTokenStore) Create(ctx context.Context, spec UserToken, h TokenHash
 		return UserToken{}, err
 	}
 	var tok UserToken
-	err := s.fs.update(func(ix *tokenIndex) (*tokenIndex, error) {
+	err := s.fs.update(ctx, func(ix *tokenIndex) (*tokenIndex, error) {
 		var err error
 		tok, err = ix.create(spec, h, s.cfg.now())
 		return ix, err
@@ -287,7 +292,7 @@ func (s *FileTokenStore) Revoke(ctx context.Context, id int64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.fs.update(func(ix *tokenIndex) (*tokenIndex, error) {
+	return s.fs.update(ctx, func(ix *tokenIndex) (*tokenIndex, error) {
 		return ix, ix.revoke(id)
 	})
 }

@@ -220,7 +220,8 @@ func (v *Vuln) IsWeb() bool { return v.Type == TypeVulnerabilityWeb }
 
 // UnmarshalJSON decodes the API's JSON. When "issuetracker" is empty and
 // the structured "issuetracker_json" form is present, IssueTracker is read
-// from the latter.
+// from the latter. A missing or null severity or status is an error naming
+// the field: the API always writes both.
 func (v *Vuln) UnmarshalJSON(data []byte) error {
 	type plain Vuln
 	var aux struct {
@@ -231,11 +232,26 @@ func (v *Vuln) UnmarshalJSON(data []byte) error {
 		return vulnFieldError(data, err)
 	}
 	p := aux.plain
-	if p.IssueTracker.IsEmpty() && aux.IssueTrackerJSON != nil {
-		p.IssueTracker = *aux.IssueTrackerJSON
-	}
 	if p.ID == 0 {
 		p.ID = p.ObjectID
+	}
+	// Both are NOT NULL columns that the API always writes: a vuln without
+	// them is not one the API sent, and the zero values are not a severity
+	// or a status.
+	for _, f := range []struct {
+		name  string
+		valid bool
+	}{{"severity", p.Severity.Valid()}, {"status", p.Status.Valid()}} {
+		if !f.valid {
+			where := "vuln"
+			if p.ID != 0 {
+				where = fmt.Sprintf("vuln %d", p.ID)
+			}
+			return fmt.Errorf("faraday: decoding %s: field %s is missing or null: the API always writes it", where, f.name)
+		}
+	}
+	if p.IssueTracker.IsEmpty() && aux.IssueTrackerJSON != nil {
+		p.IssueTracker = *aux.IssueTrackerJSON
 	}
 	if bytes.Equal(bytes.TrimSpace(p.OWASP), []byte("null")) {
 		p.OWASP = nil

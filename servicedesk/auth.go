@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 )
 
@@ -34,18 +35,28 @@ type Reauthenticator interface {
 // headerAuthTokenName is the header of on-premises API keys.
 const headerAuthTokenName = "authtoken"
 
-// authToken is the on-premises API key authenticator. It is used through a
-// pointer and its String method hides the key, so formatting a Client never
-// prints it.
-type authToken struct{ token string }
+// authToken is the on-premises API key authenticator. The key is held by a
+// closure, which fmt prints as an address whatever the verb and depth, and
+// Format hides it under every verb when the authenticator itself is
+// printed.
+type authToken struct{ token func() string }
 
 func (a *authToken) Authenticate(req *http.Request) error {
-	req.Header.Set(headerAuthTokenName, a.token)
+	req.Header.Set(headerAuthTokenName, a.token())
 	return nil
 }
 
 func (a *authToken) String() string   { return "authtoken(redacted)" }
 func (a *authToken) GoString() string { return "servicedesk.authToken{redacted}" }
+
+// Format prints "authtoken(redacted)" for every verb (GoString for %#v).
+func (a *authToken) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		_, _ = io.WriteString(f, a.GoString())
+		return
+	}
+	_, _ = io.WriteString(f, a.String())
+}
 
 // AuthToken returns the Authenticator of an on-premises technician API key,
 // sent in the authtoken header. WithAuthToken is the usual way to use it.
@@ -53,7 +64,7 @@ func AuthToken(token string) (Authenticator, error) {
 	if err := checkToken(token); err != nil {
 		return nil, fmt.Errorf("servicedesk: %w", err)
 	}
-	return &authToken{token: token}, nil
+	return &authToken{token: func() string { return token }}, nil
 }
 
 // checkToken rejects an empty key or one that cannot be a header value. The

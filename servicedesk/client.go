@@ -141,8 +141,9 @@ func NewClient(baseURL string, opts ...Option) (*Client, error) {
 	if cfg.limit != rate.Inf {
 		lim = rate.NewLimiter(cfg.limit, cfg.burst)
 	}
-	hc.Transport = &authTransport{auth: cfg.auth, next: &limitTransport{limiter: lim, next: baseRT}}
-	hc.Timeout = cfg.timeout
+	// The per-attempt timeout sits under the limiter (see timeoutTransport).
+	hc.Transport = &authTransport{auth: cfg.auth, next: &limitTransport{limiter: lim, next: &timeoutTransport{timeout: cfg.timeout, next: baseRT}}}
+	hc.Timeout = 0
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 	c.retry = &retryablehttp.Client{
@@ -345,7 +346,15 @@ func (c *Client) send(ctx context.Context, st *callState, rawURL string, body []
 		return nil, nil, 0, fmt.Errorf("servicedesk: %s %s: reading answer (HTTP %d): %w", st.method, st.path, resp.StatusCode, sanitizeErr(err))
 	}
 	if int64(len(payload)) > c.maxBody {
-		return nil, nil, 0, fmt.Errorf("servicedesk: %s %s: answer (HTTP %d) exceeds %d bytes", st.method, st.path, resp.StatusCode, c.maxBody)
+		// Not decoded (a cut body is not JSON), but still an *Error that
+		// keeps the status, so that the sentinels of the status match.
+		e := &Error{Method: st.method, Path: st.path, HTTPStatus: resp.StatusCode, Attempts: st.attempts,
+			detail: fmt.Sprintf("answer exceeds %d bytes, not read", c.maxBody)}
+		e.unexpected = resp.StatusCode >= 200 && resp.StatusCode <= 299
+		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			e.RetryAfter = d
+		}
+		return nil, nil, 0, e
 	}
 	return payload, resp.Header, resp.StatusCode, nil
 }
@@ -373,12 +382,18 @@ func (c *Client) check(st *callState, status int, hdr http.Header, body []byte, 
 			e.Method, e.Path = st.method, st.path
 			return e
 		}
-		return fmt.Errorf("servicedesk: %s %s: decoding answer: %w", st.method, st.path, err)
+		return &Error{Method: st.method, Path: st.path, HTTPStatus: status, unexpected: true, detail: "answer does not decode: " + describeDecodeError(err)}
 	}
 	if out.head().ResponseStatus.failed() {
 		e := decodeError(status, body)
 		e.Method, e.Path = st.method, st.path
 		return e
+	}
+	if !out.head().ResponseStatus.succeeded() {
+		// Every SDP answer carries response_status; a 2xx JSON body
+		// without a successful one ({}, a proxy's JSON, null, []) is not
+		// SDP saying yes.
+		return &Error{Method: st.method, Path: st.path, HTTPStatus: status, unexpected: true, detail: "no successful response_status in the answer"}
 	}
 	return nil
 }

@@ -54,8 +54,10 @@
 //
 // SDP may report a failure with HTTP 200; the client reads response_status
 // and returns an *Error all the same. A 2xx answer that is not JSON (a login
-// page) is an *Error matching ErrUnexpectedContent. Bodies are read up to a
-// cap ([WithMaxBodySize]). No authtoken, header value or input_data ever
+// page), that does not decode, or that lacks a successful response_status
+// (every SDP answer has one) is an *Error matching ErrUnexpectedContent.
+// Bodies are read up to a cap ([WithMaxBodySize]); an answer beyond it is
+// an *Error that keeps its HTTP status. No authtoken, header value or input_data ever
 // appears in an error string or a log line; transport errors are
 // *url.Error values whose URL has lost its query.
 //
@@ -69,7 +71,8 @@
 // exponentially with jitter ([WithRetry]). When retries run out the last
 // answer becomes the *Error, with the number of attempts. A token-bucket
 // limiter ([WithRateLimit]) sits under the retry layer, so every attempt,
-// retries included, waits its turn. The client is silent unless given a
+// retries included, waits its turn; the wait is bounded by the call's
+// context only, and the per-attempt timeout ([WithTimeout]) starts after it. The client is silent unless given a
 // *slog.Logger ([WithLogger]).
 //
 // # Requests

@@ -52,11 +52,15 @@ type Error struct {
 	// ContentType is the Content-Type of an unexpected (non-JSON) answer.
 	ContentType string
 
-	unexpected bool // the body was not an SDP JSON answer
+	unexpected bool   // the body was not an SDP JSON answer
+	detail     string // what was wrong with the answer, never its text
 }
 
-// Error describes the failure: method, path, HTTP status and each SDP
-// message with its code and field.
+// maxPrintedMessages caps the messages Error prints; Messages keeps all.
+const maxPrintedMessages = 5
+
+// Error describes the failure: method, path, HTTP status and SDP's
+// messages with their codes and fields (the first five, then a count).
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("servicedesk: ")
@@ -69,10 +73,21 @@ func (e *Error) Error() string {
 		b.WriteByte(' ')
 		b.WriteString(t)
 	}
-	if e.unexpected {
+	switch {
+	case e.unexpected && e.detail != "":
+		b.WriteString(": unexpected content: ")
+		b.WriteString(e.detail)
+	case e.unexpected:
 		fmt.Fprintf(&b, ": unexpected content (Content-Type %q), not an SDP JSON answer", e.ContentType)
+	case e.detail != "":
+		b.WriteString(": ")
+		b.WriteString(e.detail)
 	}
 	for i, m := range e.Messages {
+		if i == maxPrintedMessages {
+			fmt.Fprintf(&b, "; and %d more", len(e.Messages)-i)
+			break
+		}
 		if i == 0 {
 			b.WriteString(": ")
 		} else {

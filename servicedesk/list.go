@@ -1,6 +1,7 @@
 package servicedesk
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -127,6 +128,14 @@ func checkCriteria(path string, cs []Criterion) error {
 			return fmt.Errorf("servicedesk: %s.logical_operator is empty: want %q or %q after the first criterion", p, And, Or)
 		case c.LogicalOperator != "" && c.LogicalOperator != And && c.LogicalOperator != Or:
 			return fmt.Errorf("servicedesk: %s.logical_operator %q: want %q or %q", p, c.LogicalOperator, And, Or)
+		}
+		if cond := Condition(strings.ToLower(string(c.Condition))); (cond == Between || cond == NotBetween) && len(c.Values) != 2 {
+			return fmt.Errorf("servicedesk: %s.condition %q takes exactly two values (from, to) in values, got %d", p, c.Condition, len(c.Values))
+		}
+		if c.Value != nil {
+			if _, err := json.Marshal(c.Value); err != nil {
+				return fmt.Errorf("servicedesk: %s.value does not encode as JSON: %w", p, err)
+			}
 		}
 		if err := checkCriteria(p+".children", c.Children); err != nil {
 			return err

@@ -62,7 +62,7 @@ func WithAuthToken(token string) Option {
 		if err := checkToken(token); err != nil {
 			return err
 		}
-		return c.setAuth(&authToken{token: token})
+		return c.setAuth(&authToken{token: func() string { return token }})
 	}
 }
 

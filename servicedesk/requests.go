@@ -7,6 +7,7 @@ import (
 	"iter"
 	"net/http"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -38,8 +39,12 @@ func checkRequestInput(in *RequestInput, create bool) error {
 	if n := utf8.RuneCountInString(in.Subject); n > MaxSubjectLength {
 		return fmt.Errorf("servicedesk: request.subject has %d characters: at most %d", n, MaxSubjectLength)
 	}
-	if strings.ContainsAny(in.Subject, "\r\n") {
+	if strings.ContainsAny(in.Subject, "\r\n\u2028\u2029") {
 		return errors.New("servicedesk: request.subject contains a line break: it is one line of plain text")
+	}
+	if i := strings.IndexFunc(in.Subject, unicode.IsControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(in.Subject[i:])
+		return fmt.Errorf("servicedesk: request.subject contains the control character %U at byte %d: it is one line of plain text", r, i)
 	}
 	if !utf8.ValidString(in.Subject) || !utf8.ValidString(in.Description) {
 		return errors.New("servicedesk: request.subject or description is not valid UTF-8")
@@ -120,6 +125,9 @@ func (s *RequestsService) List(ctx context.Context, opts *ListOptions) (*Request
 	if err != nil {
 		return nil, err
 	}
+	if err := nullRow("requests", out.Requests); err != nil {
+		return nil, err
+	}
 	l := &RequestList{Requests: out.Requests}
 	if res.listInfo != nil {
 		l.ListInfo = *res.listInfo
@@ -130,7 +138,10 @@ func (s *RequestsService) List(ctx context.Context, opts *ListOptions) (*Request
 // All iterates over every request matching opts, page after page, from
 // opts.StartIndex (default 1) with opts.RowCount rows per page (default
 // 100). It works on a copy of opts, which it never changes. A failed page
-// yields its error once and ends the iteration.
+// yields its error once and ends the iteration. A page that the server
+// answers from another row than the one asked (a server ignoring
+// start_index), or an empty page announcing more rows, ends it with an
+// error matching ErrUnexpectedContent rather than looping.
 func (s *RequestsService) All(ctx context.Context, opts *ListOptions) iter.Seq2[*Request, error] {
 	return func(yield func(*Request, error) bool) {
 		var o ListOptions
@@ -147,6 +158,10 @@ func (s *RequestsService) All(ctx context.Context, opts *ListOptions) iter.Seq2[
 			page, err := s.List(ctx, &o)
 			if err != nil {
 				yield(nil, err)
+				return
+			}
+			if si := page.ListInfo.StartIndex; si != 0 && si != o.StartIndex {
+				yield(nil, fmt.Errorf("servicedesk: list from row %d: the server answered the page from row %d; stopping rather than looping: %w", o.StartIndex, si, ErrUnexpectedContent))
 				return
 			}
 			for _, r := range page.Requests {
@@ -253,8 +268,22 @@ func (s *RequestsService) ListNotes(ctx context.Context, id ID, opts *ListOption
 	if l.Notes == nil {
 		l.Notes = out.ReqNotes
 	}
+	if err := nullRow("notes", l.Notes); err != nil {
+		return nil, err
+	}
 	if res.listInfo != nil {
 		l.ListInfo = *res.listInfo
 	}
 	return l, nil
+}
+
+// nullRow reports a null row of a list answer: callers never get a nil
+// row.
+func nullRow[T any](what string, rows []*T) error {
+	for i, r := range rows {
+		if r == nil {
+			return fmt.Errorf("servicedesk: %s[%d] of the answer is null: %w", what, i, ErrUnexpectedContent)
+		}
+	}
+	return nil
 }

@@ -19,9 +19,9 @@ import (
 
 // The layers under the retry client, top to bottom:
 //
-//	retryablehttp.Client (policy, backoff)  → http.Client (per-attempt timeout, no redirects)
+//	retryablehttp.Client (policy, backoff)  → http.Client (no redirects)
 //	→ authTransport (credentials on every attempt) → limitTransport (waits on every attempt)
-//	→ the base transport.
+//	→ timeoutTransport (per-attempt timeout, after the wait) → the base transport.
 
 // authTransport decorates a copy of each attempt with credentials.
 type authTransport struct {

@@ -342,6 +342,17 @@ func (l statusList) failed() bool {
 	return false
 }
 
+// succeeded reports whether the list holds at least one entry and every
+// entry reports success: status_code 2000 or status "success".
+func (l statusList) succeeded() bool {
+	for _, s := range l {
+		if s.StatusCode != 2000 && s.Status != "success" {
+			return false
+		}
+	}
+	return len(l) > 0 && !l.failed()
+}
+
 // envelope is the part of every SDP answer the client reads before the
 // entity: response_status and, on lists, list_info.
 type envelope struct {

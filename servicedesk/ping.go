@@ -85,6 +85,8 @@ func classifyPing(ctx context.Context, err error) error {
 		switch {
 		case se.Is(ErrUnexpectedContent) && strings.Contains(strings.ToLower(se.ContentType), "html"):
 			return &CheckError{Problem: ErrLoginPage, Hint: "SDP served a web page (a login page or a proxy's page) instead of the API: verify the URL and, on SDP Cloud, the portal name and data centre", Err: err}
+		case se.Is(ErrUnexpectedContent) && strings.Contains(se.Error(), "response_status"):
+			return &CheckError{Problem: ErrWrongURL, Hint: "the answer is JSON without SDP's response_status: verify the URL (protocol and domain only, and the cloud portal name)", Err: err}
 		case se.Is(ErrUnexpectedContent):
 			return &CheckError{Problem: ErrWrongURL, Hint: "the answer is not SDP's JSON: verify the URL (protocol and domain only)", Err: err}
 		case se.Is(ErrUnauthorized):

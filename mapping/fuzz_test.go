@@ -10,7 +10,7 @@ import (
 )
 
 func FuzzParseReference(f *testing.F) {
-	ref := Reference{Instance: "eu1", Workspace: "acme", VulnID: 42}
+	ref := unkeyed(Reference{Instance: "eu1", Workspace: "acme", VulnID: 42})
 	f.Add("")
 	f.Add(ref.String())
 	f.Add("<p>Reference:&nbsp;" + strings.ReplaceAll(ref.String(), ":", "&#58;") + "</p>")

@@ -30,13 +30,29 @@ func (c *Config) Validate() error {
 	return ps.errOrNil()
 }
 
-// New validates cfg and returns the Mapper that applies it. A validation
-// failure is a Problems value.
-func New(cfg *Config) (*Mapper, error) {
+// New validates cfg and returns the Mapper that applies it, with opts
+// applied (WithReferenceKey). A validation failure is a Problems value.
+// Without WithReferenceKey the Mapper's footer references carry only a
+// checksum, which anyone can forge: a webhook that finds vulns by their
+// footer reference needs the key.
+func New(cfg *Config, opts ...Option) (*Mapper, error) {
+	var o options
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, errors.New("mapping: nil Option")
+		}
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if cfg == nil {
+		return nil, errors.New("mapping: nil Config")
+	}
 	m, ps := cfg.compile()
 	if len(ps) > 0 {
 		return nil, ps
 	}
+	m.refKey = o.refKey
 	return m, nil
 }
 
@@ -46,9 +62,9 @@ func New(cfg *Config) (*Mapper, error) {
 // lacks a list the configuration needs (priorities, statuses, templates,
 // users, and the categories, options, groups and technicians its fields
 // use). A failure is one Problems value (Check runs only on a
-// configuration that validates).
-func NewChecked(cfg *Config, cat *Catalog) (*Mapper, error) {
-	m, err := New(cfg)
+// configuration that validates). opts are New's.
+func NewChecked(cfg *Config, cat *Catalog, opts ...Option) (*Mapper, error) {
+	m, err := New(cfg, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -719,6 +735,8 @@ func (c *Config) compileLayout(m *Mapper, ps *problems) {
 		ps.add("subject.format", err.Error())
 	case st.count("tag") != 1:
 		ps.add("subject.format", "must contain {tag} once (the tag finds the ticket again after a crash)")
+	case st.parts[0].ph != "tag":
+		ps.add("subject.format", "must start with {tag} (the tag opens the subject, so a tag quoted in a vuln's name is never taken for the ticket's own)")
 	case strings.ContainsFunc(format, unicode.IsControl):
 		ps.add("subject.format", "the subject is one line: no line breaks, tabs or other control characters")
 	default:

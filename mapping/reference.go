@@ -1,9 +1,6 @@
 package mapping
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"hash/crc32"
 	"html"
@@ -36,7 +33,8 @@ type Reference struct {
 	VulnID    int64
 	// MAC is the token's check as written: 32 hex digits for a keyed
 	// reference, 8 for an unkeyed one. ParseReference sets it; String
-	// writes it. When empty, String writes an unkeyed reference.
+	// writes it. When it has neither length (empty, say), String writes
+	// an unkeyed reference with its checksum.
 	MAC string
 }
 
@@ -69,18 +67,36 @@ func (r Reference) payload(version string) string {
 	return version + ":" + r.Instance + ":" + r.Workspace + ":" + strconv.FormatInt(r.VulnID, 10)
 }
 
+// appendPayload appends what the check covers: "<version>:<instance>:
+// <workspace>:<id>".
+func (r Reference) appendPayload(b []byte, version string) []byte {
+	b = append(b, version...)
+	b = append(b, ':')
+	b = append(b, r.Instance...)
+	b = append(b, ':')
+	b = append(b, r.Workspace...)
+	b = append(b, ':')
+	return strconv.AppendInt(b, r.VulnID, 10)
+}
+
+// crcSum returns the unkeyed check of r, as hex.
+func (r Reference) crcSum() [unkeyedMACHex]byte {
+	var buf [128]byte
+	var sum [unkeyedMACHex]byte
+	hexSum(&sum, crc32.ChecksumIEEE(r.appendPayload(buf[:0], refVersion)))
+	return sum
+}
+
 // crcCheck returns the unkeyed check of r.
 func (r Reference) crcCheck() string {
-	var sum [unkeyedMACHex]byte
-	hexSum(&sum, crc32.ChecksumIEEE([]byte(r.payload(refVersion))))
+	sum := r.crcSum()
 	return string(sum[:])
 }
 
-// keyedMAC returns the keyed MAC of r under key, as hex.
-func (r Reference) keyedMAC(key []byte) string {
-	h := hmac.New(sha256.New, key)
-	h.Write([]byte(r.payload(refVersionKeyed)))
-	return hex.EncodeToString(h.Sum(nil)[:keyedMACHex/2])
+// crcMatches reports whether r.MAC is r's unkeyed check.
+func (r Reference) crcMatches() bool {
+	sum := r.crcSum()
+	return len(r.MAC) == unkeyedMACHex && string(sum[:]) == r.MAC
 }
 
 func (r Reference) writeTo(b *strings.Builder) {
@@ -206,7 +222,7 @@ func parseRefAt(text string, i int) (Reference, bool) {
 	}
 	ref.VulnID = id
 	ref.MAC = fields[4]
-	if macLen == unkeyedMACHex && ref.crcCheck() != ref.MAC {
+	if macLen == unkeyedMACHex && !ref.crcMatches() {
 		return Reference{}, false
 	}
 	return ref, true

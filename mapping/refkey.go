@@ -1,12 +1,17 @@
 package mapping
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
+	"sync"
 )
 
 // Option configures a Mapper beyond its Config: things that are not
@@ -83,7 +88,7 @@ func ParseReferenceKey(text string) ([]byte, error) {
 // ReferenceKeyed reports whether the Mapper writes and verifies keyed
 // references (it was built WithReferenceKey). When false, its references
 // carry only a checksum that anyone can compute.
-func (m *Mapper) ReferenceKeyed() bool { return len(m.refKey) > 0 }
+func (m *Mapper) ReferenceKeyed() bool { return m.macs != nil }
 
 // VerifyReference reports whether ref, as ParseReference returned it, was
 // written with this Mapper's key: a keyed reference whose MAC matches
@@ -96,10 +101,40 @@ func (m *Mapper) VerifyReference(ref Reference) bool {
 		return false
 	}
 	if !m.ReferenceKeyed() {
-		return len(ref.MAC) == unkeyedMACHex && ref.crcCheck() == ref.MAC
+		return ref.crcMatches()
 	}
 	if !ref.Keyed() {
 		return false
 	}
-	return hmac.Equal([]byte(ref.keyedMAC(m.refKey)), []byte(ref.MAC))
+	var want [keyedMACHex]byte
+	m.macs.sum(&want, ref)
+	return hmac.Equal(want[:], []byte(ref.MAC))
+}
+
+// macPool computes keyed MACs with pooled HMAC states: the webhook checks
+// one per delivery, and a fresh HMAC costs several allocations.
+type macPool struct{ p sync.Pool }
+
+type macState struct {
+	h   hash.Hash
+	buf []byte
+	sum [sha256.Size]byte
+}
+
+func newMACPool(key []byte) *macPool {
+	k := bytes.Clone(key)
+	mp := &macPool{}
+	mp.p.New = func() any { return &macState{h: hmac.New(sha256.New, k), buf: make([]byte, 0, 128)} }
+	return mp
+}
+
+// sum writes the keyed MAC of r, as hex, to dst.
+func (mp *macPool) sum(dst *[keyedMACHex]byte, r Reference) {
+	st := mp.p.Get().(*macState)
+	st.buf = r.appendPayload(st.buf[:0], refVersionKeyed)
+	st.h.Reset()
+	st.h.Write(st.buf)
+	s := st.h.Sum(st.sum[:0])
+	hex.Encode(dst[:], s[:keyedMACHex/2])
+	mp.p.Put(st)
 }

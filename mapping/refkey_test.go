@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"hash/crc32"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -146,11 +147,19 @@ func TestParseReferenceLinearOnLoneAngles(t *testing.T) {
 		}
 		return best
 	}
-	small, large := timeIt(in(256<<10)), timeIt(in(1<<20))
+	// Linear: 4× the input takes about 4× the time; quadratic, 16×. On a
+	// loaded machine one measurement can be off, so a few attempts are
+	// allowed and the best counts.
+	var small, large time.Duration
+	ratio := math.Inf(1)
+	for attempt := 0; attempt < 4 && ratio >= 8; attempt++ {
+		small, large = timeIt(in(256<<10)), timeIt(in(1<<20))
+		ratio = min(ratio, float64(large)/float64(max(small, time.Microsecond)))
+	}
 	if large > time.Second {
 		t.Errorf("1 MiB of %q took %v", "<1", large)
 	}
-	if ratio := float64(large) / float64(max(small, time.Microsecond)); ratio > 8 {
+	if ratio >= 8 {
 		t.Errorf("4× the input took %.1f× the time (%v vs %v): not linear", ratio, large, small)
 	}
 	// The footer after such text is still found.

@@ -35,7 +35,7 @@ type Mapper struct {
 	sections   []string
 	intro      string
 	maxBytes   int
-	refKey     []byte // nil: unkeyed references
+	macs       *macPool // nil: unkeyed references
 }
 
 type compiledTemplate struct {
@@ -83,7 +83,9 @@ func HasTag(subject, tag string) bool {
 func (m *Mapper) Reference(workspace string, vulnID int64) Reference {
 	r := Reference{Instance: m.label, Workspace: workspace, VulnID: vulnID}
 	if m.ReferenceKeyed() {
-		r.MAC = r.keyedMAC(m.refKey)
+		var mac [keyedMACHex]byte
+		m.macs.sum(&mac, r)
+		r.MAC = string(mac[:])
 	} else {
 		r.MAC = r.crcCheck()
 	}

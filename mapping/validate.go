@@ -52,7 +52,9 @@ func New(cfg *Config, opts ...Option) (*Mapper, error) {
 	if len(ps) > 0 {
 		return nil, ps
 	}
-	m.refKey = o.refKey
+	if o.refKey != nil {
+		m.macs = newMACPool(o.refKey)
+	}
 	return m, nil
 }
 

@@ -28,6 +28,7 @@ type Handler struct {
 	deliveries *limiterSet[int64]
 	idPrefix   string
 	seq        atomic.Uint64
+	instance   string // the StatusMap's instance label
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -48,6 +49,9 @@ func NewHandler(cfg Config) (*Handler, error) {
 		failures:   newLimiterSet[string](c.Limits.AuthFailures, c.Limits.AuthFailureBurst, c.Limits.MaxAddresses),
 		deliveries: newLimiterSet[int64](c.Limits.Deliveries, c.Limits.DeliveryBurst, c.Limits.MaxAddresses),
 		idPrefix:   hex.EncodeToString(p[:]),
+		// The label is the same in every reference the map writes: read
+		// it once rather than computing a reference per delivery.
+		instance: c.Statuses.Reference("_", 1).Instance,
 	}, nil
 }
 
@@ -211,7 +215,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o *Outcome) {
 	if f.hasDesc {
 		if ref, ok := mapping.ParseReference(f.description()); ok {
 			d.ref = faraday.VulnKey{Workspace: ref.Workspace, VulnID: ref.VulnID}
-			d.refOther = h.cfg.Statuses.Reference(ref.Workspace, ref.VulnID).Instance != ref.Instance
+			d.refOther = h.instance != ref.Instance
 			d.refOK = !d.refOther && h.cfg.Statuses.VerifyReference(ref)
 			o.Reference = d.ref
 		}

@@ -165,3 +165,19 @@ func TestLostEchoDoesNotSwallowLaterChange(t *testing.T) {
 		t.Errorf("pending echo not cleared: %+v %v", link.ServiceDeskEntry, err)
 	}
 }
+
+// TestLoneAnglesDescriptionIsFast: a near-1 MiB description of '<'s that
+// start no tag, then one '>', costs a linear scan, not seconds of CPU.
+func TestLoneAnglesDescriptionIsFast(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	desc := strings.Repeat("<1", 250_000) + ">" + f.footer(vulnA)
+	start := time.Now()
+	code, _, ans := f.do(t, http.MethodPost, hdr(), idBody("Closed", desc, ticketA, f.valid))
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("one %d KiB delivery took %v", len(desc)>>10, el)
+	}
+	if code != 200 || ans != ansUpdatedClosed {
+		t.Errorf("answer %d %s", code, ans)
+	}
+}

@@ -502,6 +502,14 @@ func TestParseConfigRejectsCaseVariantKeys(t *testing.T) {
 			t.Errorf("%s: err = %v, want unknown key %s with its position", c.name, err, c.path)
 		}
 	}
+	// Inside a category value, read later from raw JSON, too.
+	in := strings.Replace(sample, `{"category": "Security", "subcategory": "Vulnerability"`, `{"category": "Security", "Category": "Other", "subcategory": "Vulnerability"`, 1)
+	if in == sample {
+		t.Fatal("the sample's category value changed")
+	}
+	if _, err := LoadConfig([]byte(in)); err == nil || !strings.Contains(err.Error(), "templates[0].fields[0].value.Category") || !strings.Contains(err.Error(), "unknown key") {
+		t.Errorf("case variant in a category value: %v", err)
+	}
 	// Map keys (severities, statuses) keep their own rules.
 	if _, err := ParseConfig(data); err != nil {
 		t.Errorf("sample: %v", err)

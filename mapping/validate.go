@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"strings"
 	"unicode"
 
@@ -22,8 +23,10 @@ import (
 // mandatory field without value, an unknown field type, a field the
 // mapping sets itself or that the request has no place for, raw JSON that
 // does not parse, a template rule naming no configured template, a tag
-// format that breaks ValidateTagFormat's rules, and layout values out of
-// range. A Search value needs no minimum length: the seed's "3+ characters"
+// format that breaks ValidateTagFormat's rules, a subject format that does
+// not start with {tag} (the tag must open the subject: HasTag and
+// servicedesk's CreateOnce only find a tag there), and layout values out
+// of range. A Search value needs no minimum length: the seed's "3+ characters"
 // is its UI search box's rule, and "IT" is a valid group.
 func (c *Config) Validate() error {
 	_, ps := c.compile()
@@ -514,6 +517,14 @@ func compileCategory(base *servicedesk.RequestInput, f *Field, path string, ps *
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&cv); err != nil {
 			ps.add(path+".value", "want a category name or {\"category\": …, \"subcategory\": …, \"item\": …}: "+trimJSONPrefix(err.Error()))
+			return
+		}
+		if key, _, bad := inexactKey(raw, reflect.TypeFor[CategoryValue]()); bad {
+			ps.add(mapKeyPath(path+".value", key), "unknown key (keys are case-sensitive: want category, subcategory, item)")
+			return
+		}
+		if key, _, dup := duplicateKey(raw); dup {
+			ps.add(mapKeyPath(path+".value", key), "given twice (JSON would keep only the last)")
 			return
 		}
 	}

@@ -450,6 +450,9 @@ const (
 //     substitutions and swaps of neighbours, counted in runes, without
 //     case), when that distance is at most a third of the longer
 //     name's length (at least 1, at most 4): close enough to be a typo.
+//     For priorities, a name whose rank among the common words is known
+//     and differs from name's known rank is never suggested ("P1" does
+//     not suggest "P2", nor "Highest" "High").
 //
 // ok is false when no name qualifies. Closest applies rules 1 and 3;
 // ClosestPriority all three.
@@ -491,7 +494,13 @@ func closest(name string, list []string, kind closeness) (string, bool) {
 	if len(n) > maxCompareRunes {
 		return "", false
 	}
+	rank, ranked := priorityRank[sq]
 	for _, s := range list {
+		if kind == priorityNames && ranked {
+			if rs, ok := priorityRank[squash(s)]; ok && rs != rank {
+				continue
+			}
+		}
 		c := []rune(strings.ToLower(s))
 		if len(c) > maxCompareRunes {
 			continue

@@ -219,3 +219,29 @@ func TestNewChecked(t *testing.T) {
 		t.Errorf("NewChecked on an invalid config = %v", err)
 	}
 }
+
+// TestClosestPriorityKeepsRank: the edit-distance fallback never suggests
+// a priority of another known rank.
+func TestClosestPriorityKeepsRank(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		list []string
+		want string
+	}{
+		{"P1", []string{"P2", "P3", "P4"}, ""},
+		{"Highest", []string{"High", "Medium", "Low"}, ""},
+		{"Lowest", []string{"High", "Medium", "Low"}, ""},
+		{"Hihg", []string{"High", "Medium", "Low"}, "High"},       // a typo of no known rank
+		{"Urgnet", []string{"Urgent", "High"}, "Urgent"},          // likewise
+		{"Critical", []string{"Urgent", "High", "Low"}, "Urgent"}, // same rank
+	} {
+		got, ok := ClosestPriority(c.name, c.list)
+		if got != c.want || ok != (c.want != "") {
+			t.Errorf("ClosestPriority(%q, %v) = %q, %v; want %q", c.name, c.list, got, ok, c.want)
+		}
+	}
+	// Closest (no priority rule) still finds the typo-distance name.
+	if got, _ := Closest("P1", []string{"P2"}); got != "P2" {
+		t.Errorf("Closest(P1, [P2]) = %q", got)
+	}
+}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
+	"strings"
 )
 
 // Config is the user's configuration of the integration, as the seed's
@@ -203,7 +205,109 @@ func ParseConfig(data []byte) (*Config, error) {
 	if path, off, dup := duplicateKey(data); dup {
 		return nil, fmt.Errorf("mapping: config: %s: %s is given twice (JSON would keep only the last)", position(data, off), path)
 	}
+	if path, off, bad := inexactKey(data, reflect.TypeFor[Config]()); bad {
+		return nil, fmt.Errorf("mapping: config: %s: unknown key %s (keys are case-sensitive: encoding/json would take it for another)", position(data, off), path)
+	}
 	return &c, nil
+}
+
+// inexactKey finds the first object key of data (a valid JSON value
+// decoded into t) that names no field of its struct exactly, with case:
+// encoding/json matches keys without case, so "FARADAY_URL" would set
+// faraday_url, and a second key differing only in case would override the
+// first unseen. Keys of maps and values of other types (json.RawMessage)
+// are not checked. It returns the key's path and the offset just after it.
+func inexactKey(data []byte, t reflect.Type) (path string, off int64, bad bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	path, bad, err := walkExact(dec, t, "")
+	if err != nil || !bad {
+		return "", 0, false
+	}
+	return path, dec.InputOffset(), true
+}
+
+// walkExact reads one JSON value from dec, checking its keys against t
+// (nil: anything goes).
+func walkExact(dec *json.Decoder, t reflect.Type, path string) (string, bool, error) {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return "", false, err
+	}
+	switch tok {
+	case json.Delim('{'):
+		var fields map[string]reflect.Type
+		var elem reflect.Type
+		switch {
+		case t != nil && t.Kind() == reflect.Struct:
+			fields = jsonFields(t)
+		case t != nil && t.Kind() == reflect.Map:
+			elem = t.Elem()
+		}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return "", false, err
+			}
+			key, _ := kt.(string)
+			child := key
+			if path != "" {
+				child = mapKeyPath(path, key)
+			}
+			vt := elem
+			if fields != nil {
+				ft, ok := fields[key]
+				if !ok {
+					return child, true, nil
+				}
+				vt = ft
+			}
+			if p, bad, err := walkExact(dec, vt, child); err != nil || bad {
+				return p, bad, err
+			}
+		}
+		_, err = dec.Token() // '}'
+		return "", false, err
+	case json.Delim('['):
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && t.Elem().Kind() != reflect.Uint8 {
+			elem = t.Elem()
+		}
+		for i := 0; dec.More(); i++ {
+			if p, bad, err := walkExact(dec, elem, indexPath(path, i)); err != nil || bad {
+				return p, bad, err
+			}
+		}
+		_, err = dec.Token() // ']'
+		return "", false, err
+	}
+	return "", false, nil
+}
+
+// jsonFields returns the JSON names of t's exported fields and their
+// types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	m := make(map[string]reflect.Type, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name := f.Name
+		if tag, ok := f.Tag.Lookup("json"); ok {
+			n, _, _ := strings.Cut(tag, ",")
+			if n == "-" {
+				continue
+			}
+			if n != "" {
+				name = n
+			}
+		}
+		m[name] = f.Type
+	}
+	return m
 }
 
 // duplicateKey finds the first object key that appears twice in the same

@@ -475,3 +475,43 @@ func TestRequestsShareNothingWithMapper(t *testing.T) {
 		t.Errorf("a change to one request reached the next: %+v %+v %v", b.Category, b.Group, b.UDFFields)
 	}
 }
+
+// TestParseConfigRejectsCaseVariantKeys: encoding/json matches keys
+// without case, so "FARADAY_URL" would silently override "faraday_url".
+func TestParseConfigRejectsCaseVariantKeys(t *testing.T) {
+	data, err := os.ReadFile("testdata/config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample := string(data)
+	for _, c := range []struct{ name, from, to, path string }{
+		{"duplicate in another case", `"faraday_url": "https://faraday.example.com",`, `"faraday_url": "https://faraday.example.com", "FARADAY_URL": "https://evil.example.net",`, "FARADAY_URL"},
+		{"alone in another case", `"priorities": {`, `"Priorities": {`, "Priorities"},
+		{"nested", `"requester": {"login_name": "faraday.bot"}`, `"requester": {"Login_Name": "faraday.bot"}`, "requester.Login_Name"},
+	} {
+		in := strings.Replace(sample, c.from, c.to, 1)
+		if in == sample {
+			t.Fatalf("%s: the sample config changed; %q not found", c.name, c.from)
+		}
+		cfg, err := ParseConfig([]byte(in))
+		if err == nil {
+			t.Errorf("%s: accepted (faraday_url = %q)", c.name, cfg.FaradayURL)
+			continue
+		}
+		if !strings.Contains(err.Error(), "unknown key "+c.path) || !strings.Contains(err.Error(), "line ") {
+			t.Errorf("%s: err = %v, want unknown key %s with its position", c.name, err, c.path)
+		}
+	}
+	// Inside a category value, read later from raw JSON, too.
+	in := strings.Replace(sample, `{"category": "Security", "subcategory": "Vulnerability"`, `{"category": "Security", "Category": "Other", "subcategory": "Vulnerability"`, 1)
+	if in == sample {
+		t.Fatal("the sample's category value changed")
+	}
+	if _, err := LoadConfig([]byte(in)); err == nil || !strings.Contains(err.Error(), "templates[0].fields[0].value.Category") || !strings.Contains(err.Error(), "unknown key") {
+		t.Errorf("case variant in a category value: %v", err)
+	}
+	// Map keys (severities, statuses) keep their own rules.
+	if _, err := ParseConfig(data); err != nil {
+		t.Errorf("sample: %v", err)
+	}
+}

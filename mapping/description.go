@@ -129,7 +129,9 @@ func safeCut(s string, start, n int) int {
 // configured sections in order, then the footer: the link back to the vuln
 // in Faraday and the Reference. When the whole is larger than the
 // configured limit, the body is cut (never inside a character, entity or
-// tag), a note says so, and the footer is kept whole.
+// tag), a note says so, and the footer is kept whole. A vuln whose
+// workspace is not a Faraday workspace name or whose id is not positive
+// (Request refuses it) gets no Reference, and its workspace is escaped.
 func (m *Mapper) Description(v *faraday.Vuln) string {
 	ws := v.WorkspaceName
 	id := strconv.FormatInt(v.ID, 10)
@@ -150,11 +152,17 @@ func (m *Mapper) Description(v *faraday.Vuln) string {
 	m.writeVulnLink(&link, ws, id)
 	writeAttr(&f, link.String())
 	f.WriteString("\">")
-	f.WriteString(ws) // workspace names need no escaping
+	// The workspace is escaped like any vuln text: Request refuses a
+	// workspace that is not a Faraday workspace name, but Description
+	// may be called on its own with any vuln.
+	writeAttr(&f, ws)
 	f.WriteByte('/')
 	f.WriteString(id)
-	f.WriteString("</a><br><b>Reference:</b> ")
-	Reference{Instance: m.label, Workspace: ws, VulnID: v.ID}.writeTo(&f)
+	f.WriteString("</a>")
+	if checkKey(ws, v.ID) == nil {
+		f.WriteString("<br><b>Reference:</b> ")
+		m.Reference(ws, v.ID).writeTo(&f)
+	}
 	footer := f.String()
 
 	body := h.b.String()

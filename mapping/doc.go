@@ -22,9 +22,12 @@
 // # Requests
 //
 // Mapper.Request builds the servicedesk.RequestInput of a vuln. The subject
-// is plain text on one line, at most 250 runes, and starts (by default)
-// with the idempotency tag "[FRD <workspace>/<id>]"; the tag is never cut,
-// and no tag is a prefix of another (see ValidateTagFormat). The
+// is plain text on one line, at most 250 runes, and starts with the
+// idempotency tag ("[FRD <workspace>/<id>]" by default; the subject format
+// must start with {tag}, and HasTag only finds a tag that opens the
+// subject, so a tag quoted in a vuln's name is never taken for the
+// ticket's own); the tag is never cut, and no tag is a prefix of another
+// (see ValidateTagFormat). The
 // description is HTML: each piece of vuln text is escaped exactly once and
 // its line breaks become <br>; when the whole is larger than the limit, the
 // body is cut between characters (never inside an entity or a tag) and the
@@ -32,6 +35,18 @@
 // Reference, a checked token that ParseReference finds again in the
 // description SDP returns or a webhook delivers, whatever SDP did to the
 // HTML around it.
+//
+// # Reference keys
+//
+// Anyone who can write a ticket's description can write a reference, so a
+// reference proves who wrote it only when it is keyed: build the Mapper
+// with New(cfg, WithReferenceKey(key)) and its references carry a 128-bit
+// HMAC-SHA256 of their fields that Mapper.VerifyReference checks. Make a
+// key once with NewReferenceKey, store it as EncodeReferenceKey's base64
+// text, read it with ParseReferenceKey, and give the same key to the
+// exporter that writes tickets and to the webhook that reads them back.
+// Without a key the check is a CRC-32 that guards against typos only, and
+// Mapper.ReferenceKeyed reports false.
 //
 // # Statuses
 //

@@ -164,3 +164,40 @@ func Example_composition() {
 	// [FRD acme/7] Outdated OpenSSL | Urgent | Dana Reyes
 	// linked true Open <nil>
 }
+
+// A keyed Mapper writes footer references that only holders of the key can
+// make; the webhook verifies them with the same key.
+func ExampleWithReferenceKey() {
+	data, err := os.ReadFile("testdata/config.json")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	cfg, err := mapping.LoadConfig(data)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// In production: key, err := mapping.NewReferenceKey(), stored as
+	// mapping.EncodeReferenceKey(key) and read back at start-up.
+	key, err := mapping.ParseReferenceKey("bWVzZC1leGFtcGxlLXJlZmVyZW5jZS1rZXktMzJieXQ=")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m, err := mapping.New(cfg, mapping.WithReferenceKey(key))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ref := m.Reference("acme", 7)
+	parsed, ok := mapping.ParseReference("<p>Reference:&nbsp;" + ref.String() + "</p>")
+	fmt.Println(ok, parsed.Workspace, parsed.VulnID, m.VerifyReference(parsed))
+
+	forged := parsed
+	forged.VulnID = 8
+	fmt.Println(m.VerifyReference(forged))
+	// Output:
+	// true acme 7 true
+	// false
+}

@@ -154,7 +154,7 @@ func TestFixtureExportMapped(t *testing.T) {
 		if v.Website == "" && v.Path == "" && strings.Contains(d, "<b>Web</b>") {
 			t.Errorf("row %d: empty web section", i)
 		}
-		if ref, ok := ParseReference(d); !ok || ref != (Reference{Workspace: ws, VulnID: v.ID}) {
+		if ref, ok := ParseReference(d); !ok || ref != unkeyed(Reference{Workspace: ws, VulnID: v.ID}) {
 			t.Errorf("row %d: reference %+v %v", i, ref, ok)
 		}
 		if len(d) > DefaultMaxDescriptionBytes {

@@ -10,13 +10,16 @@ import (
 )
 
 func FuzzParseReference(f *testing.F) {
-	ref := Reference{Instance: "eu1", Workspace: "acme", VulnID: 42}
+	ref := unkeyed(Reference{Instance: "eu1", Workspace: "acme", VulnID: 42})
 	f.Add("")
 	f.Add(ref.String())
 	f.Add("<p>Reference:&nbsp;" + strings.ReplaceAll(ref.String(), ":", "&#58;") + "</p>")
 	f.Add("FRDREF:1::a:1:00000000")
 	f.Add("FRDREF:FRDREF:1::acme:7:" + strings.Repeat("<a", 50))
 	f.Add("x<!-- FRDREF:1::a:1:")
+	f.Add(strings.Repeat("<1", 64) + ">")
+	f.Add(testMapper(f, nil, WithReferenceKey(testKey)).Reference("acme", 7).String())
+	f.Add("FRDREF:2::acme:7:" + strings.Repeat("0", 32))
 	f.Fuzz(func(t *testing.T, s string) {
 		got, ok := ParseReference(s)
 		if !ok {
@@ -87,6 +90,37 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		if _, err := New(c2); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// FuzzParseReferenceKey: no panic; an accepted key is long enough and
+// encodes back to text that parses to the same bytes; errors never quote
+// the input.
+func FuzzParseReferenceKey(f *testing.F) {
+	f.Add(EncodeReferenceKey(testKey))
+	f.Add(strings.TrimRight(EncodeReferenceKey(testKey), "="))
+	f.Add(" " + EncodeReferenceKey(make([]byte, 16)) + "\n")
+	f.Add(EncodeReferenceKey(make([]byte, 15)))
+	f.Add("%%%%")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := ParseReferenceKey(s)
+		if err != nil {
+			if !errors.Is(err, ErrReferenceKey) {
+				t.Fatalf("error %v does not wrap ErrReferenceKey", err)
+			}
+			if tr := strings.TrimSpace(s); len(tr) >= 8 && strings.Contains(err.Error(), tr) {
+				t.Fatalf("error quotes the input: %v", err)
+			}
+			return
+		}
+		if len(k) < MinReferenceKeyBytes {
+			t.Fatalf("accepted a %d-byte key", len(k))
+		}
+		back, err := ParseReferenceKey(EncodeReferenceKey(k))
+		if err != nil || string(back) != string(k) {
+			t.Fatalf("round trip: %x, %v", back, err)
 		}
 	})
 }

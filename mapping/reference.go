@@ -10,21 +10,38 @@ import (
 )
 
 // Reference names the vuln a ticket was made from. It is written into the
-// description's footer as one token,
+// description's footer as one token, in one of two versions:
 //
-//	FRDREF:1:<instance>:<workspace>:<id>:<check>
+//	FRDREF:2:<instance>:<workspace>:<id>:<mac>    keyed (WithReferenceKey)
+//	FRDREF:1:<instance>:<workspace>:<id>:<check>  unkeyed
 //
-// where <check> is eight lower-case hex digits of the CRC-32 (IEEE) of
-// "1:<instance>:<workspace>:<id>". The token holds no space and no
-// character HTML escapes, so SDP's HTML handling leaves it readable; the
-// check makes text that merely looks like a reference (a scanner's output
-// quoting one, a typo) fail to parse, and the fixed field order and
-// character sets make it read back one way only.
+// where <mac> is the first 16 bytes (128 bits), as 32 lower-case hex
+// digits, of the HMAC-SHA256 under the Mapper's reference key of
+// "2:<instance>:<workspace>:<id>", and <check> is eight lower-case hex
+// digits of the CRC-32 (IEEE) of "1:<instance>:<workspace>:<id>". The token
+// holds no space and no character HTML escapes, so SDP's HTML handling
+// leaves it readable; the fixed field order and character sets make it read
+// back one way only.
+//
+// Only the keyed version proves anything: anyone who can write a
+// description can compute a CRC-32, so an unkeyed reference only guards
+// against typos and look-alikes, while a keyed one can be made only by
+// holders of the key. Mapper.VerifyReference checks a parsed reference.
 type Reference struct {
 	Instance  string // instance label, "" for a single instance
 	Workspace string
 	VulnID    int64
+	// MAC is the token's check as written: 32 hex digits for a keyed
+	// reference, 8 for an unkeyed one. ParseReference sets it; String
+	// writes it. When it has neither length (empty, say), String writes
+	// an unkeyed reference with its checksum.
+	MAC string
 }
+
+// Keyed reports whether r carries a keyed MAC (version 2), as opposed to
+// an unkeyed checksum. It says nothing about whether the MAC is right:
+// that is Mapper.VerifyReference's job.
+func (r Reference) Keyed() bool { return len(r.MAC) == keyedMACHex }
 
 // String returns the reference token.
 func (r Reference) String() string {
@@ -33,21 +50,67 @@ func (r Reference) String() string {
 	return b.String()
 }
 
-const refPrefix = "FRDREF:"
-const refVersion = "1"
+const (
+	refPrefix        = "FRDREF:"
+	refVersion       = "1"
+	refVersionKeyed  = "2"
+	unkeyedMACHex    = 8
+	keyedMACHex      = 32 // 128 bits of HMAC-SHA256
+	referenceKeySize = 32 // bytes NewReferenceKey returns
+)
 
-func (r Reference) payload() string {
-	return refVersion + ":" + r.Instance + ":" + r.Workspace + ":" + strconv.FormatInt(r.VulnID, 10)
+// MinReferenceKeyBytes is the length of the shortest reference key
+// WithReferenceKey accepts.
+const MinReferenceKeyBytes = 16
+
+func (r Reference) payload(version string) string {
+	return version + ":" + r.Instance + ":" + r.Workspace + ":" + strconv.FormatInt(r.VulnID, 10)
+}
+
+// appendPayload appends what the check covers: "<version>:<instance>:
+// <workspace>:<id>".
+func (r Reference) appendPayload(b []byte, version string) []byte {
+	b = append(b, version...)
+	b = append(b, ':')
+	b = append(b, r.Instance...)
+	b = append(b, ':')
+	b = append(b, r.Workspace...)
+	b = append(b, ':')
+	return strconv.AppendInt(b, r.VulnID, 10)
+}
+
+// crcSum returns the unkeyed check of r, as hex.
+func (r Reference) crcSum() [unkeyedMACHex]byte {
+	var buf [128]byte
+	var sum [unkeyedMACHex]byte
+	hexSum(&sum, crc32.ChecksumIEEE(r.appendPayload(buf[:0], refVersion)))
+	return sum
+}
+
+// crcCheck returns the unkeyed check of r.
+func (r Reference) crcCheck() string {
+	sum := r.crcSum()
+	return string(sum[:])
+}
+
+// crcMatches reports whether r.MAC is r's unkeyed check.
+func (r Reference) crcMatches() bool {
+	sum := r.crcSum()
+	return len(r.MAC) == unkeyedMACHex && string(sum[:]) == r.MAC
 }
 
 func (r Reference) writeTo(b *strings.Builder) {
-	p := r.payload()
-	b.WriteString("FRDREF:")
-	b.WriteString(p)
+	version, mac := refVersion, r.MAC
+	switch {
+	case r.Keyed():
+		version = refVersionKeyed
+	case mac == "" || len(mac) != unkeyedMACHex:
+		mac = r.crcCheck()
+	}
+	b.WriteString(refPrefix)
+	b.WriteString(r.payload(version))
 	b.WriteByte(':')
-	var sum [8]byte
-	hexSum(&sum, crc32.ChecksumIEEE([]byte(p)))
-	b.Write(sum[:])
+	b.WriteString(mac)
 }
 
 func hexSum(dst *[8]byte, v uint32) {
@@ -71,10 +134,15 @@ func (r Reference) Validate() error {
 // ServiceDesk returns it or a webhook delivers it: HTML whose tags,
 // entities, <br>s and white space may have been changed. It turns the
 // description into text (tags removed, entities decoded, every kind of
-// white space treated alike) and returns the last well-formed reference
-// whose check matches. The last one wins because vuln text earlier in the
-// description can contain a look-alike; the footer always ends the
-// description. ok is false when there is none.
+// white space treated alike) and returns the last well-formed reference:
+// an unkeyed one whose checksum matches, or a keyed one with a MAC of the
+// right form (Reference.MAC holds it). The last one wins because vuln text
+// earlier in the description can contain a look-alike; the footer always
+// ends the description. ok is false when there is none.
+//
+// ParseReference needs no key and proves nothing about who wrote the
+// reference: pass the result to Mapper.VerifyReference before trusting
+// it. It runs in time linear in the length of description.
 func ParseReference(description string) (ref Reference, ok bool) {
 	text := htmlToText(description)
 	end := len(text)
@@ -110,19 +178,30 @@ func parseRefAt(text string, i int) (Reference, bool) {
 		fields[k] = s[:j]
 		s = s[j+1:]
 	}
-	if len(s) < 8 {
+	macLen := 0
+	switch fields[0] {
+	case refVersion:
+		macLen = unkeyedMACHex
+	case refVersionKeyed:
+		macLen = keyedMACHex
+	default:
 		return Reference{}, false
 	}
-	fields[4] = s[:8]
-	if len(s) > 8 {
+	if len(s) < macLen {
+		return Reference{}, false
+	}
+	fields[4] = s[:macLen]
+	if len(s) > macLen {
 		// The token must end here.
-		r, _ := utf8.DecodeRuneInString(s[8:])
+		r, _ := utf8.DecodeRuneInString(s[macLen:])
 		if isAlnumRune(r) || r == '_' || r == ':' {
 			return Reference{}, false
 		}
 	}
-	if fields[0] != refVersion {
-		return Reference{}, false
+	for k := 0; k < macLen; k++ {
+		if c := fields[4][k]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return Reference{}, false
+		}
 	}
 	ref := Reference{Instance: fields[1], Workspace: fields[2]}
 	if !validInstanceLabel(ref.Instance) || !validWorkspace(ref.Workspace) {
@@ -142,9 +221,8 @@ func parseRefAt(text string, i int) (Reference, bool) {
 		return Reference{}, false
 	}
 	ref.VulnID = id
-	var want [8]byte
-	hexSum(&want, crc32.ChecksumIEEE([]byte(ref.payload())))
-	if string(want[:]) != fields[4] {
+	ref.MAC = fields[4]
+	if macLen == unkeyedMACHex && !ref.crcMatches() {
 		return Reference{}, false
 	}
 	return ref, true
@@ -162,66 +240,76 @@ func htmlToText(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	unclosed := false
-	for len(s) > 0 {
-		i := strings.IndexByte(s, '<')
+	// gt is the offset in src of the first '>' at or after pos (len(src)
+	// when there is none). It only moves forward, so finding it costs one
+	// pass over src in all: every '<' asks for the next '>', and a lone
+	// '<' (such as "<1") must not rescan the rest of the text each time.
+	src, pos, gt := s, 0, -1
+	nextGT := func() int {
+		if gt < pos {
+			if i := strings.IndexByte(src[pos:], '>'); i >= 0 {
+				gt = pos + i
+			} else {
+				gt = len(src)
+			}
+		}
+		return gt
+	}
+	for pos < len(src) {
+		i := strings.IndexByte(src[pos:], '<')
 		if i < 0 {
-			b.WriteString(s)
+			b.WriteString(src[pos:])
 			break
 		}
-		b.WriteString(s[:i])
-		s = s[i:]
-		if strings.HasPrefix(s, "<!--") {
+		b.WriteString(src[pos : pos+i])
+		pos += i
+		rest := src[pos:]
+		if strings.HasPrefix(rest, "<!--") {
 			end := -1
 			if !unclosed {
-				end = strings.Index(s[4:], "-->")
+				end = strings.Index(rest[4:], "-->")
 				unclosed = end < 0 // then no later comment closes either
 			}
 			if end < 0 {
 				// Unclosed: not a comment SDP would keep; read it as text
 				// so it cannot hide the footer.
 				b.WriteString("<!--")
-				s = s[4:]
+				pos += 4
 				continue
 			}
-			s = s[4+end+3:]
+			pos += 4 + end + 3
 			continue
 		}
-		end := tagEnd(s)
-		if end < 0 {
-			if strings.IndexByte(s, '>') < 0 {
-				// No tag can follow: the rest is text.
-				b.WriteString(s)
-				break
-			}
+		g := nextGT()
+		if g == len(src) {
+			// No tag can follow: the rest is text.
+			b.WriteString(rest)
+			break
+		}
+		if !startsTag(rest) {
 			// Not a tag: a lone '<' is text.
 			b.WriteByte('<')
-			s = s[1:]
+			pos++
 			continue
 		}
-		if breaksLine(s[:end]) {
+		// A tag ends at the first '>': SDP writes '>' in attribute
+		// values as an entity.
+		if breaksLine(src[pos : g+1]) {
 			b.WriteByte(' ')
 		}
-		s = s[end:]
+		pos = g + 1
 	}
 	return collapseSpace(html.UnescapeString(b.String()))
 }
 
-// tagEnd returns the length of the tag at the start of s ("<…>"), or -1
-// when s does not start with a tag. A tag ends at the first '>': SDP writes
-// '>' in attribute values as an entity.
-func tagEnd(s string) int {
+// startsTag reports whether s ("<…") starts a tag: '<' followed by a
+// letter, '/', '!' or '?'.
+func startsTag(s string) bool {
 	if len(s) < 2 {
-		return -1
+		return false
 	}
 	c := s[1]
-	if c != '/' && c != '!' && c != '?' && (c|0x20 < 'a' || c|0x20 > 'z') {
-		return -1
-	}
-	i := strings.IndexByte(s, '>')
-	if i < 0 {
-		return -1
-	}
-	return i + 1
+	return c == '/' || c == '!' || c == '?' || (c|0x20 >= 'a' && c|0x20 <= 'z')
 }
 
 var lineBreakTags = map[string]bool{

@@ -11,6 +11,7 @@ import (
 func TestReferenceString(t *testing.T) {
 	r := Reference{Workspace: "acme", VulnID: 123}
 	s := r.String()
+	r = unkeyed(r)
 	if !strings.HasPrefix(s, "FRDREF:1::acme:123:") || len(s) != len("FRDREF:1::acme:123:")+8 {
 		t.Fatalf("reference = %q", s)
 	}
@@ -28,7 +29,7 @@ func TestReferenceString(t *testing.T) {
 }
 
 func TestParseReferenceCases(t *testing.T) {
-	ref := Reference{Instance: "eu1", Workspace: "acme", VulnID: 42}
+	ref := unkeyed(Reference{Instance: "eu1", Workspace: "acme", VulnID: 42})
 	tok := ref.String()
 	other := Reference{Workspace: "acme", VulnID: 7}.String()
 	bad := strings.Replace(tok, ":42:", ":43:", 1) // wrong check
@@ -117,19 +118,19 @@ func TestReferenceRoundTripProperty(t *testing.T) {
 		m := testMapper(t, func(c *Config) {
 			c.InstanceLabel = label
 			c.Description.MaxBytes = 200 << 10
-		})
+		}, testKeyOption(i%2 == 0)...)
 		v := testVuln()
 		v.WorkspaceName, v.ID = ws, id
 		v.Name = randomText(rng, 200)
 		v.Desc = randomText(rng, size)
 		v.Resolution = randomText(rng, size/4)
 		d := m.Description(v)
-		want := Reference{Instance: label, Workspace: ws, VulnID: id}
+		want := m.Reference(ws, id)
 		if got, ok := ParseReference(d); !ok || got != want {
 			t.Fatalf("case %d: plain: got %+v %v, want %+v", i, got, ok, want)
 		}
 		w := wrapLikeSDP(rng, d)
-		if got, ok := ParseReference(w); !ok || got != want {
+		if got, ok := ParseReference(w); !ok || got != want || !m.VerifyReference(got) {
 			t.Fatalf("case %d: wrapped: got %+v %v, want %+v\n%s", i, got, ok, want, w[max(0, len(w)-400):])
 		}
 	}
@@ -157,4 +158,21 @@ func TestHTMLToTextIsLinear(t *testing.T) {
 	if _, ok := ParseReference(in); ok {
 		t.Fatal("found a reference in noise")
 	}
+}
+
+// unkeyed returns r with the unkeyed checksum ParseReference reads back.
+func unkeyed(r Reference) Reference {
+	r.MAC = r.crcCheck()
+	return r
+}
+
+// testKey is a fixed reference key for tests.
+var testKey = []byte("0123456789abcdef0123456789abcdef")
+
+// testKeyOption returns WithReferenceKey(testKey) when keyed.
+func testKeyOption(keyed bool) []Option {
+	if keyed {
+		return []Option{WithReferenceKey(testKey)}
+	}
+	return nil
 }

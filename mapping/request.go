@@ -35,6 +35,7 @@ type Mapper struct {
 	sections   []string
 	intro      string
 	maxBytes   int
+	macs       *macPool // nil: unkeyed references
 }
 
 type compiledTemplate struct {
@@ -64,17 +65,31 @@ func (m *Mapper) Tag(workspace string, vulnID int64) (string, error) {
 // Faraday.
 func (m *Mapper) InstanceLabel() string { return m.label }
 
-// HasTag reports whether subject carries tag. The tag format's rules (a
-// delimiter after {id}, literal text around every placeholder that cannot
-// occur in its values) make plain containment exact: "[FRD acme/1]" is
-// not found in "[FRD acme/12]" nor in "[FRD xacme/1]".
+// HasTag reports whether subject carries tag: whether the subject, after
+// any leading white space ServiceDesk may add, starts with it. The tag
+// opens every subject the Mapper writes (Validate requires the subject
+// format to start with {tag}), so a tag quoted later in the subject, such
+// as in a vuln named "duplicate of [FRD acme/12]", is not found. The tag
+// format's rules (a delimiter after {id}, literal text around every
+// placeholder that cannot occur in its values) make the prefix test exact:
+// "[FRD acme/1]" does not open "[FRD acme/12] …".
 func HasTag(subject, tag string) bool {
-	return tag != "" && strings.Contains(subject, tag)
+	return tag != "" && strings.HasPrefix(strings.TrimLeftFunc(subject, unicode.IsSpace), tag)
 }
 
-// Reference returns the footer reference of a vuln.
+// Reference returns the footer reference of a vuln, with its MAC: keyed
+// when the Mapper has a reference key (WithReferenceKey), else the unkeyed
+// checksum.
 func (m *Mapper) Reference(workspace string, vulnID int64) Reference {
-	return Reference{Instance: m.label, Workspace: workspace, VulnID: vulnID}
+	r := Reference{Instance: m.label, Workspace: workspace, VulnID: vulnID}
+	if m.ReferenceKeyed() {
+		var mac [keyedMACHex]byte
+		m.macs.sum(&mac, r)
+		r.MAC = string(mac[:])
+	} else {
+		r.MAC = r.crcCheck()
+	}
+	return r
 }
 
 // VulnLink returns the link back to a vuln in Faraday.
@@ -312,12 +327,17 @@ func cutRunes(s string, n int) string {
 }
 
 // oneLine makes text fit a subject: valid UTF-8, every run of white space
-// and control characters becomes one space, no leading or trailing space.
+// and control characters becomes one space, no leading or trailing space,
+// and bidirectional formatting characters removed (they could make the
+// subject display in another order than it reads, the tag included).
 func oneLine(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
 	for _, r := range s {
+		if isBidiControl(r) {
+			continue
+		}
 		if unicode.IsSpace(r) || unicode.IsControl(r) || r == 0x2028 || r == 0x2029 || r == 0xFEFF || r == 0x200B {
 			space = b.Len() > 0
 			continue
@@ -329,6 +349,13 @@ func oneLine(s string) string {
 		b.WriteRune(r) // invalid bytes come out as U+FFFD
 	}
 	return b.String()
+}
+
+// isBidiControl reports whether r is a bidirectional formatting
+// character: the embeddings and overrides U+202A–U+202E, the isolates
+// U+2066–U+2069, and the marks U+200E, U+200F (and U+061C).
+func isBidiControl(r rune) bool {
+	return (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) || r == 0x200E || r == 0x200F || r == 0x061C
 }
 
 // severityLabel returns the severity as the seed's table writes it:

@@ -34,13 +34,13 @@ func testVuln() *faraday.Vuln {
 	}
 }
 
-func testMapper(t testing.TB, change func(*Config)) *Mapper {
+func testMapper(t testing.TB, change func(*Config), opts ...Option) *Mapper {
 	t.Helper()
 	c := validConfig()
 	if change != nil {
 		change(c)
 	}
-	m, err := New(c)
+	m, err := New(c, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,10 +137,10 @@ func TestSubject(t *testing.T) {
 		t.Errorf("subject = %q", s)
 	}
 
-	// A tag after the name is kept whole too.
-	m2 := testMapper(t, func(c *Config) { c.Subject.Format = "{name} ({severity}) {tag}" })
+	// Fixed text after the name is kept whole too.
+	m2 := testMapper(t, func(c *Config) { c.Subject.Format = "{tag} {name} ({severity}) #{id}" })
 	s, _ = m2.Subject(v)
-	if !strings.HasSuffix(s, "… (High) [FRD acme/123]") || utf8.RuneCountInString(s) != MaxSubjectRunes {
+	if !strings.HasSuffix(s, "… (High) #123") || utf8.RuneCountInString(s) != MaxSubjectRunes {
 		t.Errorf("subject = %q", s)
 	}
 	// Empty name: no dangling space.
@@ -217,7 +217,7 @@ func TestDescriptionEscapesOnce(t *testing.T) {
 		t.Error("description does not decode to the vuln text")
 	}
 	ref, ok := ParseReference(d)
-	if !ok || ref != (Reference{Workspace: "acme", VulnID: 123}) {
+	if !ok || ref != unkeyed(Reference{Workspace: "acme", VulnID: 123}) {
 		t.Errorf("reference = %+v %v", ref, ok)
 	}
 }
@@ -410,7 +410,7 @@ func TestEscapeOnceProperty(t *testing.T) {
 // wherever the tag sits.
 func TestSubjectPropertyOtherLayouts(t *testing.T) {
 	rng := rand.New(rand.NewSource(6))
-	for _, format := range []string{"{name} — {target} {tag}", "{severity}: {name} ({target}) {tag}", "{tag}{name}{target}"} {
+	for _, format := range []string{"{tag} {name} — {target}", "{tag} {severity}: {name} ({target}) {id}", "{tag}{name}{target}"} {
 		m := testMapper(t, func(c *Config) { c.Subject.Format = format })
 		for i := range 200 {
 			v := testVuln()
@@ -424,5 +424,42 @@ func TestSubjectPropertyOtherLayouts(t *testing.T) {
 				t.Fatalf("%q case %d: bad subject %q", format, i, s)
 			}
 		}
+	}
+}
+
+// TestDescriptionEscapesWorkspace: the workspace goes into the footer's
+// HTML escaped, and a workspace that is not a Faraday name gets no
+// reference.
+func TestDescriptionEscapesWorkspace(t *testing.T) {
+	m := testMapper(t, nil)
+	v := testVuln()
+	v.WorkspaceName = `x"><img src=x onerror=alert(1)>`
+	d := m.Description(v)
+	if strings.Contains(d, "<img") || strings.Contains(d, `x">`) {
+		t.Errorf("unescaped workspace in the description: …%s", d[max(0, len(d)-300):])
+	}
+	if !strings.Contains(d, "x&#34;&gt;&lt;img src=x onerror=alert(1)&gt;/123</a>") {
+		t.Errorf("workspace not shown escaped: …%s", d[max(0, len(d)-300):])
+	}
+	if _, ok := ParseReference(d); ok {
+		t.Error("a reference was written for an invalid workspace")
+	}
+	if _, err := m.Request(v, "1"); err == nil {
+		t.Error("Request accepted the workspace")
+	}
+}
+
+// TestSubjectStripsBidiControls: bidirectional formatting characters could
+// make a subject display in another order than it reads.
+func TestSubjectStripsBidiControls(t *testing.T) {
+	m := testMapper(t, nil)
+	v := testVuln()
+	v.Name = "\u202eevil\u202c \u2066x\u2069\u200e\u200f\u202a\u202b\u202d\u2067\u2068y"
+	s, err := m.Subject(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s != "[FRD acme/123] evil xy" {
+		t.Errorf("subject = %q", s)
 	}
 }

@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -104,10 +105,11 @@ func TestHasTag(t *testing.T) {
 	tag, _ := m.Tag("acme", 1)
 	for subject, want := range map[string]bool{
 		"[FRD acme/1] SQLi":          true,
-		"re: [FRD acme/1]":           true,
+		"  [FRD acme/1] SQLi":        true,
+		"re: [FRD acme/1]":           false,
 		"[FRD acme/12] SQLi":         false,
 		"[FRD xacme/1] SQLi":         false,
-		"[FRD acme/10] [FRD acme/1]": true,
+		"[FRD acme/10] [FRD acme/1]": false,
 		"[frd acme/1]":               false,
 	} {
 		if got := HasTag(subject, tag); got != want {
@@ -119,5 +121,44 @@ func TestHasTag(t *testing.T) {
 	}
 	if m.InstanceLabel() != "" || testMapper(t, func(c *Config) { c.InstanceLabel = "eu" }).InstanceLabel() != "eu" {
 		t.Error("InstanceLabel")
+	}
+}
+
+// TestHasTagIgnoresForeignTagInName: a vuln whose (scanner-controlled)
+// name quotes another vuln's tag does not carry that tag: only the tag
+// that opens the subject counts.
+func TestHasTagIgnoresForeignTagInName(t *testing.T) {
+	m := testMapper(t, nil)
+	v := testVuln()
+	v.ID = 5
+	v.Name = "Open redirect, duplicate of [FRD acme/12]"
+	subj, err := m.Subject(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag12, _ := m.Tag("acme", 12)
+	tag5, _ := m.Tag("acme", 5)
+	if HasTag(subj, tag12) {
+		t.Errorf("subject of acme/5 %q is taken for acme/12's", subj)
+	}
+	if !HasTag(subj, tag5) || !HasTag("  "+subj, tag5) {
+		t.Errorf("subject %q does not carry its own tag %q", subj, tag5)
+	}
+}
+
+func TestSubjectFormatMustStartWithTag(t *testing.T) {
+	for _, format := range []string{"{name} {tag}", "re: {tag} {name}", " {tag}"} {
+		c := validConfig()
+		c.Subject.Format = format
+		err := c.Validate()
+		var ps Problems
+		if !errors.As(err, &ps) || !strings.Contains(err.Error(), "subject.format") || !strings.Contains(err.Error(), "must start with {tag}") {
+			t.Errorf("format %q: Validate() = %v, want a subject.format problem", format, err)
+		}
+	}
+	c := validConfig()
+	c.Subject.Format = "{tag}: {name} on {target}"
+	if err := c.Validate(); err != nil {
+		t.Errorf("tag-first format rejected: %v", err)
 	}
 }

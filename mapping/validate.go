@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"strings"
 	"unicode"
 
@@ -22,20 +23,40 @@ import (
 // mandatory field without value, an unknown field type, a field the
 // mapping sets itself or that the request has no place for, raw JSON that
 // does not parse, a template rule naming no configured template, a tag
-// format that breaks ValidateTagFormat's rules, and layout values out of
-// range. A Search value needs no minimum length: the seed's "3+ characters"
+// format that breaks ValidateTagFormat's rules, a subject format that does
+// not start with {tag} (the tag must open the subject: HasTag and
+// servicedesk's CreateOnce only find a tag there), and layout values out
+// of range. A Search value needs no minimum length: the seed's "3+ characters"
 // is its UI search box's rule, and "IT" is a valid group.
 func (c *Config) Validate() error {
 	_, ps := c.compile()
 	return ps.errOrNil()
 }
 
-// New validates cfg and returns the Mapper that applies it. A validation
-// failure is a Problems value.
-func New(cfg *Config) (*Mapper, error) {
+// New validates cfg and returns the Mapper that applies it, with opts
+// applied (WithReferenceKey). A validation failure is a Problems value.
+// Without WithReferenceKey the Mapper's footer references carry only a
+// checksum, which anyone can forge: a webhook that finds vulns by their
+// footer reference needs the key.
+func New(cfg *Config, opts ...Option) (*Mapper, error) {
+	var o options
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, errors.New("mapping: nil Option")
+		}
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if cfg == nil {
+		return nil, errors.New("mapping: nil Config")
+	}
 	m, ps := cfg.compile()
 	if len(ps) > 0 {
 		return nil, ps
+	}
+	if o.refKey != nil {
+		m.macs = newMACPool(o.refKey)
 	}
 	return m, nil
 }
@@ -46,9 +67,9 @@ func New(cfg *Config) (*Mapper, error) {
 // lacks a list the configuration needs (priorities, statuses, templates,
 // users, and the categories, options, groups and technicians its fields
 // use). A failure is one Problems value (Check runs only on a
-// configuration that validates).
-func NewChecked(cfg *Config, cat *Catalog) (*Mapper, error) {
-	m, err := New(cfg)
+// configuration that validates). opts are New's.
+func NewChecked(cfg *Config, cat *Catalog, opts ...Option) (*Mapper, error) {
+	m, err := New(cfg, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -498,6 +519,14 @@ func compileCategory(base *servicedesk.RequestInput, f *Field, path string, ps *
 			ps.add(path+".value", "want a category name or {\"category\": …, \"subcategory\": …, \"item\": …}: "+trimJSONPrefix(err.Error()))
 			return
 		}
+		if key, _, bad := inexactKey(raw, reflect.TypeFor[CategoryValue]()); bad {
+			ps.add(mapKeyPath(path+".value", key), "unknown key (keys are case-sensitive: want category, subcategory, item)")
+			return
+		}
+		if key, _, dup := duplicateKey(raw); dup {
+			ps.add(mapKeyPath(path+".value", key), "given twice (JSON would keep only the last)")
+			return
+		}
 	}
 	cv.Category, cv.Subcategory, cv.Item = strings.TrimSpace(cv.Category), strings.TrimSpace(cv.Subcategory), strings.TrimSpace(cv.Item)
 	switch {
@@ -719,6 +748,8 @@ func (c *Config) compileLayout(m *Mapper, ps *problems) {
 		ps.add("subject.format", err.Error())
 	case st.count("tag") != 1:
 		ps.add("subject.format", "must contain {tag} once (the tag finds the ticket again after a crash)")
+	case st.parts[0].ph != "tag":
+		ps.add("subject.format", "must start with {tag} (the tag opens the subject, so a tag quoted in a vuln's name is never taken for the ticket's own)")
 	case strings.ContainsFunc(format, unicode.IsControl):
 		ps.add("subject.format", "the subject is one line: no line breaks, tabs or other control characters")
 	default:

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode"
 )
 
 // ErrDuplicate matches a *DuplicateError: several requests carry the same
@@ -39,14 +40,19 @@ func (e *DuplicateError) Is(target error) bool { return target == ErrDuplicate }
 
 // CreateOnce creates the request unless one already carries tag in its
 // subject, which makes creates idempotent across crashes and lost
-// answers: tag is a short key placed in the subject (for example
-// "[FRD acme/123]"), and in.Subject must contain it.
+// answers: tag is a short key that opens the subject (for example
+// "[FRD acme/123]" in "[FRD acme/123] SQL injection"). The tag must open
+// the subject: in.Subject must start with it, or CreateOnce refuses the
+// input, and only requests whose subject starts with it (after any
+// leading white space) carry it. A tag quoted later in a subject, such as
+// in "[FRD acme/5] duplicate of [FRD acme/12]", belongs to another request
+// and is never taken for it.
 //
 // It searches for requests whose subject contains tag (search_criteria
 // "contains", which SDP may match loosely) and keeps only those whose
-// subject holds the exact tag. The tag must end with a delimiter after its
-// variable part ("]" in the example), so that "[FRD acme/12]" is not found
-// inside "[FRD acme/123]". When one request matches, CreateOnce returns it
+// subject starts with the exact tag. The tag must end with a delimiter
+// after its variable part ("]" in the example), so that "[FRD acme/12]"
+// does not open "[FRD acme/123] …". When one request matches, CreateOnce returns it
 // with created false. When several match, it returns the oldest (by
 // created time, then id) with created false and a *DuplicateError
 // (ErrDuplicate) listing the others. When none matches it creates the
@@ -64,8 +70,8 @@ func (s *RequestsService) CreateOnce(ctx context.Context, tag string, in *Reques
 	if err := checkRequestInput(in, true); err != nil {
 		return nil, false, err
 	}
-	if !strings.Contains(in.Subject, tag) {
-		return nil, false, fmt.Errorf("servicedesk: request.subject does not contain the tag %q: CreateOnce finds requests by that tag", truncate(tag, 80))
+	if !subjectHasTag(in.Subject, tag) {
+		return nil, false, fmt.Errorf("servicedesk: request.subject does not start with the tag %q: CreateOnce finds requests by the tag that opens their subject", truncate(tag, 80))
 	}
 	unlock, err := s.client.tags.lock(ctx, tag)
 	if err != nil {
@@ -93,9 +99,10 @@ func (s *RequestsService) CreateOnce(ctx context.Context, tag string, in *Reques
 	return found[0], false, dup
 }
 
-// FindByTag returns every request whose subject contains tag exactly,
-// oldest first (by created time, then by id). It is the search CreateOnce
-// makes.
+// FindByTag returns every request whose subject starts with tag exactly
+// (after any leading white space), oldest first (by created time, then by
+// id). It is the search CreateOnce makes: a request that merely quotes tag
+// later in its subject is not returned.
 func (s *RequestsService) FindByTag(ctx context.Context, tag string) ([]*Request, error) {
 	if err := checkTag(tag); err != nil {
 		return nil, err
@@ -108,7 +115,7 @@ func (s *RequestsService) FindByTag(ctx context.Context, tag string) ([]*Request
 		if err != nil {
 			return nil, err
 		}
-		if r != nil && strings.Contains(r.Subject, tag) {
+		if r != nil && subjectHasTag(r.Subject, tag) {
 			found = append(found, r)
 		}
 	}
@@ -119,6 +126,12 @@ func (s *RequestsService) FindByTag(ctx context.Context, tag string) ([]*Request
 		return compareIDs(a.ID, b.ID)
 	})
 	return found, nil
+}
+
+// subjectHasTag reports whether subject, after any leading white space,
+// starts with tag.
+func subjectHasTag(subject, tag string) bool {
+	return strings.HasPrefix(strings.TrimLeftFunc(subject, unicode.IsSpace), tag)
 }
 
 func createdMillis(r *Request) int64 {

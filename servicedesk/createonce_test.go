@@ -60,7 +60,7 @@ func TestCreateOnceKeepsOnlyExactTags(t *testing.T) {
 	if _, searches, _ := f.counts(); searches != 2 {
 		t.Errorf("%d search pages, want 2", searches)
 	}
-	r, created, err = c.Requests.CreateOnce(ctx, "[FRD acme/123]", &servicedesk.RequestInput{Subject: "x [FRD acme/123]"})
+	r, created, err = c.Requests.CreateOnce(ctx, "[FRD acme/123]", &servicedesk.RequestInput{Subject: "[FRD acme/123] x"})
 	if err != nil || created || r.Subject != "[FRD acme/123] XSS" {
 		t.Fatalf("CreateOnce(acme/123) = %+v, %v, %v", r, created, err)
 	}
@@ -103,7 +103,8 @@ func TestCreateOnceInputChecks(t *testing.T) {
 		in   *servicedesk.RequestInput
 		want string
 	}{
-		{"[FRD acme/1]", &servicedesk.RequestInput{Subject: "no tag here"}, "does not contain the tag"},
+		{"[FRD acme/1]", &servicedesk.RequestInput{Subject: "no tag here"}, "does not start with the tag"},
+		{"[FRD acme/1]", &servicedesk.RequestInput{Subject: "re: [FRD acme/1] x"}, "does not start with the tag"},
 		{"", &servicedesk.RequestInput{Subject: "x"}, "empty idempotency tag"},
 		{"[a\nb]", &servicedesk.RequestInput{Subject: "x"}, "line break"},
 		{"[FRD acme/1]", nil, "nil *RequestInput"},
@@ -200,5 +201,29 @@ func TestCreateOnceWaitHonoursContext(t *testing.T) {
 	_, _, err := c.Requests.CreateOnce(ctx, "[FRD a/1]", &servicedesk.RequestInput{Subject: "[FRD a/1]"})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)
+	}
+}
+
+// TestCreateOnceIgnoresForeignTagInSubjectText: a request whose subject
+// quotes another vuln's tag in its (scanner-controlled) text is not that
+// vuln's ticket: only the tag that opens a subject counts.
+func TestCreateOnceIgnoresForeignTagInSubjectText(t *testing.T) {
+	t.Parallel()
+	f, srv := newFakeSDP(t)
+	c := fakeClient(t, srv)
+	ctx := context.Background()
+	f.add("[FRD acme/5] Open redirect, duplicate of [FRD acme/12]", 1)
+	own := f.add("  [FRD acme/7] leading spaces kept by SDP", 2)
+	r, created, err := c.Requests.CreateOnce(ctx, "[FRD acme/12]", &servicedesk.RequestInput{Subject: "[FRD acme/12] SQLi"})
+	if err != nil || !created || r.Subject != "[FRD acme/12] SQLi" {
+		t.Fatalf("CreateOnce(acme/12) = %+v, created=%v, err=%v: took acme/5's ticket", r, created, err)
+	}
+	found, err := c.Requests.FindByTag(ctx, "[FRD acme/12]")
+	if err != nil || len(found) != 1 || found[0].Subject != "[FRD acme/12] SQLi" {
+		t.Fatalf("FindByTag(acme/12) = %v, %v; want only the new request", found, err)
+	}
+	r, created, err = c.Requests.CreateOnce(ctx, "[FRD acme/7]", &servicedesk.RequestInput{Subject: "[FRD acme/7] again"})
+	if err != nil || created || string(r.ID) != own {
+		t.Fatalf("CreateOnce(acme/7) = %+v, %v, %v; want the request %s whose subject starts with spaces", r, created, err, own)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -195,6 +196,11 @@ func NewZohoTokenSource(cfg ZohoConfig) (*ZohoTokenSource, error) {
 	u, err := url.Parse(accounts)
 	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("servicedesk: Zoho accounts URL %q: want https://host[/path]", truncate(redactURL(accounts), 80))
+	}
+	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+		// The client secret and the refresh token would cross the
+		// network in clear text.
+		return nil, fmt.Errorf("servicedesk: Zoho accounts URL %q: http:// is only allowed for a loopback host (a local test server); want https://", truncate(redactURL(accounts), 80))
 	}
 	u.Path = strings.TrimRight(u.Path, "/") + "/oauth/v2/token"
 	if cfg.ExpiryMargin < 0 {
@@ -417,7 +423,8 @@ type zohoToken struct {
 }
 
 // decodeZohoToken reads a token endpoint answer. An "error" member makes
-// it a *ZohoError whatever the HTTP status; so does a non-2xx status. A
+// it a *ZohoError whatever the HTTP status, and also beside an
+// access_token; so does a non-2xx status. A
 // success must carry an access token usable in a header. expires_in is in
 // seconds (old answers gave milliseconds there and seconds in
 // expires_in_sec, which wins); when absent the documented hour is assumed.
@@ -441,8 +448,15 @@ func decodeZohoToken(status int, body []byte) (*zohoToken, error) {
 		}
 		return nil, fmt.Errorf("servicedesk: Zoho token answer (HTTP %d) is not valid JSON", status)
 	}
-	if e := bytes.TrimSpace(w.Error); len(e) > 0 && !isNull(e) && string(e) != `""` && string(e) != "false" {
-		return nil, &ZohoError{HTTPStatus: status, Code: safeCode(e)}
+	if e := bytes.TrimSpace(w.Error); len(e) > 0 && !isNull(e) {
+		// An answer with an error member is an error, also when it
+		// carries an access token too: which of the two Zoho meant is
+		// unknown, and a token from an answer reporting an error is not
+		// one to trust.
+		hasToken := len(bytes.TrimSpace(w.AccessToken)) > 0 && !isNull(bytes.TrimSpace(w.AccessToken))
+		if hasToken || (string(e) != `""` && string(e) != "false") {
+			return nil, &ZohoError{HTTPStatus: status, Code: safeCode(e)}
+		}
 	}
 	if status < 200 || status > 299 {
 		return nil, &ZohoError{HTTPStatus: status}
@@ -489,4 +503,14 @@ func safeCode(raw json.RawMessage) string {
 
 func isCodeRune(r rune) bool {
 	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.'
+}
+
+// isLoopbackHost reports whether host (without port) is "localhost" or a
+// loopback IP address.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }

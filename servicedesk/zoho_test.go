@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -562,5 +563,74 @@ func TestZohoWaitersShareAFailedRefresh(t *testing.T) {
 	}
 	if n := srv.count(); n != 1 {
 		t.Fatalf("%d refreshes, want 1 shared by all callers", n)
+	}
+}
+
+// TestZohoAccountsURLRefusesPlainHTTP: the client secret and refresh token
+// never cross the network in clear text; plain http is only for a
+// loopback test server.
+func TestZohoAccountsURLRefusesPlainHTTP(t *testing.T) {
+	t.Parallel()
+	ok := servicedesk.ZohoConfig{ClientID: "c", ClientSecret: zohoSecret, RefreshToken: zohoRefresh}
+	for _, u := range []string{"http://accounts.zoho.com", "http://10.0.0.5:8080", "http://[2001:db8::1]/", "http://localhost.evil.test", "http://127.0.0.1.nip.test"} {
+		cfg := ok
+		cfg.AccountsURL = u
+		_, err := servicedesk.NewZohoTokenSource(cfg)
+		if err == nil || !strings.Contains(err.Error(), "only allowed for a loopback host") {
+			t.Errorf("%s: error %v, want a refusal of plain http", u, err)
+			continue
+		}
+		assertNoZohoSecret(t, u, err.Error())
+	}
+	for _, u := range []string{"https://accounts.zoho.com", "http://127.0.0.1:9", "http://[::1]:9", "http://localhost:9", "http://127.8.9.10"} {
+		cfg := ok
+		cfg.AccountsURL = u
+		if _, err := servicedesk.NewZohoTokenSource(cfg); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+	// A loopback test server works end to end.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = fmt.Fprint(w, `{"access_token":"at-local","expires_in":3600}`)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := ok
+	cfg.AccountsURL, cfg.HTTPClient = srv.URL, srv.Client()
+	z, err := servicedesk.NewZohoTokenSource(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := z.Token(context.Background()); err != nil || tok != "at-local" {
+		t.Errorf("token from the loopback server: %q, %v", tok, err)
+	}
+}
+
+// TestZohoErrorBesideAccessTokenIsAnError: a 200 answer that reports an
+// error and carries a token is an error; the token is not used.
+func TestZohoErrorBesideAccessTokenIsAnError(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{
+		`{"access_token":"at-SECRET-9","error":"invalid_code"}`,
+		`{"error":"invalid_code","access_token":"at-SECRET-9","expires_in":3600}`,
+		`{"access_token":"at-SECRET-9","error":""}`,
+		`{"access_token":"at-SECRET-9","error":false}`,
+		`{"access_token":"at-SECRET-9","error":{"code":1}}`,
+	} {
+		z, _ := newZoho(t, testutil.NewClock(t0), body)
+		tok, err := z.Token(context.Background())
+		var ze *servicedesk.ZohoError
+		if err == nil || !errors.As(err, &ze) || ze.HTTPStatus != http.StatusOK {
+			t.Errorf("body %s: token %q, error %v; want a *ZohoError with HTTP 200", body, tok, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "at-SECRET-9") {
+			t.Errorf("error shows the token: %v", err)
+		}
+		assertNoZohoSecret(t, body, err.Error())
+	}
+	// An error member that is null is no error.
+	z, _ := newZoho(t, testutil.NewClock(t0), `{"access_token":"at-fine","error":null}`)
+	if tok, err := z.Token(context.Background()); err != nil || tok != "at-fine" {
+		t.Errorf("error null: %q, %v", tok, err)
 	}
 }

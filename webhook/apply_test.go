@@ -64,7 +64,7 @@ func TestLoopGuardAsymmetricMap(t *testing.T) {
 	// A technician moves the ticket on (to a status the map ignores) and
 	// back to "Open" seconds later: not an echo any more.
 	f.clock.Advance(2 * time.Second)
-	if _, _, ans := f.do(t, http.MethodPost, hdr(), idBody("Cancelled", "", ticketA, f.valid)); ans != `{"result":"ignored","reason":"ignore","vuln":"acme/1"}` {
+	if _, _, ans := f.do(t, http.MethodPost, hdr(), idBody("Cancelled", f.footer(vulnA), ticketA, f.valid)); ans != `{"result":"ignored","reason":"ignore","vuln":"acme/1"}` {
 		t.Fatalf("intermediate status: %s", ans)
 	}
 	f.clock.Advance(2 * time.Second)
@@ -84,7 +84,7 @@ func TestLoopGuardWindow(t *testing.T) {
 	f.vulns.Put(vulnA, faraday.StatusReopened)
 	push(t, f.links, vulnA, "Open", f.clock.Now())
 	f.clock.Advance(61 * time.Second)
-	code, _, ans := f.do(t, http.MethodPost, hdr(), idBody("Open", "", ticketA, f.valid))
+	code, _, ans := f.do(t, http.MethodPost, hdr(), idBody("Open", f.footer(vulnA), ticketA, f.valid))
 	if code != 200 || ans != `{"result":"updated","vuln":"acme/1","status":"open"}` {
 		t.Fatalf("%d %s", code, ans)
 	}
@@ -92,7 +92,7 @@ func TestLoopGuardWindow(t *testing.T) {
 	g := newFixture(t, func(c *Config) { c.EchoWindow = -1 })
 	g.vulns.Put(vulnA, faraday.StatusReopened)
 	push(t, g.links, vulnA, "Open", g.clock.Now())
-	if code, _, ans := g.do(t, http.MethodPost, hdr(), idBody("Open", "", ticketA, g.valid)); code != 200 || ans != `{"result":"updated","vuln":"acme/1","status":"open"}` {
+	if code, _, ans := g.do(t, http.MethodPost, hdr(), idBody("Open", g.footer(vulnA), ticketA, g.valid)); code != 200 || ans != `{"result":"updated","vuln":"acme/1","status":"open"}` {
 		t.Fatalf("guard disabled: %d %s", code, ans)
 	}
 }
@@ -173,7 +173,7 @@ func TestStoreFailures(t *testing.T) {
 	mem.Put(vulnA, faraday.StatusOpen)
 
 	flaky.fails.Store(2)
-	body := idBody("Closed", "", ticketA, f.valid)
+	body := idBody("Closed", f.footer(vulnA), ticketA, f.valid)
 	if code, _, ans := f.do(t, http.MethodPost, hdr(), body); code != 200 || ans != ansUpdatedClosed {
 		t.Fatalf("transient failure: %d %s", code, ans)
 	}
@@ -238,7 +238,7 @@ func TestTwoHandlersOneFile(t *testing.T) {
 	shared.Put(vulnA, faraday.StatusOpen)
 	a := newFixture(t, func(c *Config) { c.Links = s1; c.Vulns = shared })
 	b := newFixture(t, func(c *Config) { c.Links = s2; c.Vulns = shared; c.Tokens = a.tokens })
-	body := idBody("Resolved", "", ticketA, a.valid)
+	body := idBody("Resolved", a.footer(vulnA), ticketA, a.valid)
 	const n = 20
 	var wg sync.WaitGroup
 	var updated atomic.Int32
@@ -274,7 +274,7 @@ func TestConcurrentEchoes(t *testing.T) {
 	f := newFixture(t, nil)
 	f.vulns.Put(vulnA, faraday.StatusReopened)
 	push(t, f.links, vulnA, "Open", f.clock.Now())
-	body := idBody("Open", "", ticketA, f.valid)
+	body := idBody("Open", f.footer(vulnA), ticketA, f.valid)
 	const n = 20
 	var wg sync.WaitGroup
 	answers := make([]string, n)
@@ -293,8 +293,14 @@ func TestConcurrentEchoes(t *testing.T) {
 	if got := f.status(t, vulnA); got != faraday.StatusReopened || f.vulns.Sets() != 0 {
 		t.Fatalf("vuln %v after %d sets", got, f.vulns.Sets())
 	}
-	// After the claim timeout, the technician's "Open" is applied.
+	// A copy after the claim timeout is still a copy of the echo: no
+	// other status came in between.
 	f.clock.Advance(DefaultClaimTimeout)
+	if _, _, ans := f.do(t, http.MethodPost, hdr(), body); ans != `{"result":"unchanged","reason":"duplicate","vuln":"acme/1"}` {
+		t.Fatalf("copy after the claim timeout: %s", ans)
+	}
+	// After the echo window, "Open" is a technician's change and applies.
+	f.clock.Advance(DefaultEchoWindow)
 	if _, _, ans := f.do(t, http.MethodPost, hdr(), body); ans != `{"result":"updated","vuln":"acme/1","status":"open"}` {
 		t.Fatalf("later: %s", ans)
 	}

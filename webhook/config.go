@@ -24,32 +24,52 @@ const Path = "/_api/v3/integrations/mesd/update-issue"
 const HeaderToken = "X-ServiceDesk-Token"
 
 // StatusMap is what the handler needs of the status mapping: the action an
-// incoming ServiceDesk status asks for, and this instance's footer
-// reference of a vuln (to recognise references written by another
-// instance). *mapping.Mapper satisfies it.
+// incoming ServiceDesk status asks for, this instance's footer reference of
+// a vuln (to recognise references written by another instance), and the
+// check of a footer reference read from a description. *mapping.Mapper
+// satisfies it; build it with mapping.WithReferenceKey, with the key the
+// exporter that wrote the tickets uses.
 type StatusMap interface {
 	Incoming(sdpStatus string) mapping.Incoming
 	Reference(workspace string, vulnID int64) mapping.Reference
+	// VerifyReference reports whether a parsed footer reference was
+	// written by us (its keyed MAC matches).
+	VerifyReference(ref mapping.Reference) bool
+	// ReferenceKeyed reports whether VerifyReference checks a keyed MAC
+	// (true) or only a checksum anyone can compute (false).
+	ReferenceKeyed() bool
 }
 
 // RoleLookup returns the role of a token's user. A nil role with a nil
 // error means the user has none, which allows nothing.
 type RoleLookup func(ctx context.Context, userID int64) (*faraday.Role, error)
 
-// IDPolicy says how the body's "id" field is used.
+// IDPolicy says how the body's "id" field is used. Under every policy a
+// footer reference that does not verify (StatusMap.VerifyReference)
+// applies nothing: the answer is 200 ignored with
+// ReasonUnverifiedReference.
 type IDPolicy int8
 
+// The policies. Under every policy a footer reference that does not verify
+// (StatusMap.VerifyReference) applies nothing: the answer is 200 ignored
+// with ReasonUnverifiedReference.
 const (
-	// IDIfPresent (the default) uses the request id when the body's tail
-	// holds one and the footer reference otherwise. When both are present
-	// and name different vulns, nothing is applied.
+	// IDIfPresent (the default) finds the vuln by the description's
+	// verified footer reference; a body without one is ignored
+	// (ReasonNoReference), even when it has an "id". When the body's tail
+	// also holds an id, it must be the ticket linked to that vuln, else
+	// nothing is applied (ReasonMismatch). With the seed's template (no
+	// "id" field) an id-like tail can only be description text, which can
+	// therefore never choose the vuln.
 	IDIfPresent IDPolicy = iota
-	// IDRequired is for templates with the recommended "id" field: a body
-	// without a readable id is a 400.
+	// IDRequired is for templates with the recommended "id" field placed
+	// after "desc" (the operator asserts it): a body without a readable id
+	// is a 400, and the id finds the vuln. A footer reference, when
+	// present, must verify and name the same vuln.
 	IDRequired
 	// IDIgnored is for templates without an "id" field (the seed's): an
 	// id-like field at the end of the body can only be description text,
-	// so it is ignored and the footer reference decides.
+	// so it is ignored and the verified footer reference decides.
 	IDIgnored
 )
 
@@ -117,6 +137,15 @@ type Config struct {
 	Roles RoleLookup
 	// IDPolicy says how the body's "id" field is used.
 	IDPolicy IDPolicy
+	// AllowUnkeyedReferences lets NewHandler accept a StatusMap whose
+	// footer references are not keyed (a mapping.Mapper built without
+	// mapping.WithReferenceKey) under IDIfPresent or IDIgnored. RISK: an
+	// unkeyed reference is a checksum anyone can compute, so any SDP user
+	// who can write a request's description and set its status can then
+	// change the status of any vuln. Leave it false unless every SDP user
+	// who can edit requests is trusted to change Faraday vulns; IDRequired
+	// (the id decides) needs no key.
+	AllowUnkeyedReferences bool
 	// EchoWindow is how long after a push an incoming status equal to it
 	// is taken for its echo (2 minutes). Negative disables the loop guard.
 	EchoWindow time.Duration
@@ -192,6 +221,8 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.IDPolicy < IDIfPresent || c.IDPolicy > IDIgnored {
 		bad("IDPolicy", fmt.Sprintf("is %d, not one of IDIfPresent, IDRequired, IDIgnored", c.IDPolicy))
+	} else if c.Statuses != nil && c.IDPolicy != IDRequired && !c.AllowUnkeyedReferences && !c.Statuses.ReferenceKeyed() {
+		bad("Statuses", fmt.Sprintf("writes unkeyed footer references, which anyone can forge, and IDPolicy %s finds vulns by them: build the mapper with mapping.WithReferenceKey (the exporter's key), or use IDRequired, or set AllowUnkeyedReferences to accept the risk", c.IDPolicy))
 	}
 	switch {
 	case c.EchoWindow == 0:

@@ -29,8 +29,10 @@
 // injected through the description (x", "status": "Closed, a fake id, a
 // fake token) therefore decides nothing. A body whose status cannot be read
 // is a 400, never a guess. With the seed's payload, which has no "id",
-// text at the very end of a description could pose as an id; set
-// [IDIgnored] for such setups (or [IDRequired] for the recommended one).
+// text at the very end of a description could pose as an id: that is why
+// the default policy ([IDIfPresent]) lets only a verified footer reference
+// choose the vuln; set [IDIgnored] for such setups, or [IDRequired] for the
+// recommended one.
 //
 // # Authentication
 //
@@ -43,10 +45,27 @@
 //
 // # Finding the vuln
 //
-// With an id, the vuln is the one the link store links to that ticket; a
-// copied or foreign request is unknown and ignored. Without one, the
-// footer reference of the description (mapping.ParseReference) names it.
-// When both are there and disagree, nothing is applied.
+// Every ticket's description ends with a footer reference to its vuln
+// (mapping.ParseReference). Anyone who can write a description can write a
+// reference, so the handler trusts only a keyed one: the exporter that
+// creates the tickets and the webhook must build their *mapping.Mapper
+// with the same mapping.WithReferenceKey key, and the handler checks each
+// footer with [StatusMap].VerifyReference. A footer that does not verify
+// (forged, under another key, or written before the key) applies nothing
+// ("unverified_reference"). Per [Config].IDPolicy:
+//
+//   - [IDIfPresent] (default): the verified footer finds the vuln; an "id",
+//     when present, must be the ticket linked to it. The seed's payload
+//     works unchanged once the references are keyed.
+//   - [IDRequired]: the "id" after "desc" finds the vuln; a footer, when
+//     present, must verify and name the same vuln.
+//   - [IDIgnored]: the verified footer alone decides.
+//
+// NewHandler refuses a StatusMap whose references are unkeyed unless the
+// policy is IDRequired or [Config].AllowUnkeyedReferences accepts the risk
+// that any SDP user who can edit a request chooses the vuln it changes. A
+// copied or foreign request is unknown and ignored; when id and footer
+// disagree, nothing is applied.
 //
 // # Answers
 //
@@ -56,7 +75,8 @@
 // being applied, or for the echo of the status last pushed to the ticket
 // (within [Config].EchoWindow, consumed once); {"result":"ignored",
 // "reason":…} for an Ignore mapping, an unmapped status, an unknown ticket,
-// a missing reference or a disagreement. 400 for an unreadable status or a
+// a missing or unverified reference or a disagreement. 400 for an
+// unreadable status or a
 // malformed id; 401; 403; 405 with "Allow: POST"; 413 over
 // [Limits].MaxBodyBytes (1 MiB); 429 with Retry-After. When the vuln or
 // link store keeps failing after bounded retries ([Config].Retry), the
@@ -70,9 +90,11 @@
 // a failure rolls the claim back. Duplicate and concurrent deliveries of
 // one change, in one process or in several sharing a link store, apply it
 // once. Consuming an echo is recorded the same way, so copies of the echo
-// delivery (within [Config].ClaimTimeout, until a delivery with another
+// delivery (within [Config].EchoWindow of it, until a delivery with another
 // status arrives) are duplicates too, while the same status set again by
-// a technician after a change in between is applied.
+// a technician after a change in between is applied. A change to another
+// status than the one last pushed clears a pending echo: if the echo was
+// lost, a technician's later change back to the pushed status applies.
 //
 // # Rate limits
 //

@@ -33,7 +33,18 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	mapper, err := mapping.New(cfg)
+	// The reference key the exporter used to write the tickets' footers
+	// (mapping.NewReferenceKey once, stored as mapping.EncodeReferenceKey
+	// text); the webhook verifies footers with the same key.
+	keyText, err := os.ReadFile("testdata/reference.key")
+	if err != nil {
+		log.Fatal(err)
+	}
+	refKey, err := mapping.ParseReferenceKey(string(keyText))
+	if err != nil {
+		log.Fatal(err)
+	}
+	mapper, err := mapping.New(cfg, mapping.WithReferenceKey(refKey))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -114,6 +125,8 @@ func ExampleHandler_Replay() {
 	ctx := context.Background()
 	data, _ := os.ReadFile("testdata/mapping.json")
 	cfg, _ := mapping.LoadConfig(data)
+	// The id field after "desc" decides (IDRequired), so no reference key
+	// is needed here.
 	mapper, _ := mapping.New(cfg)
 	tokens := faraday.NewMemoryTokenStore()
 	_, token, _ := faraday.IssueToken(ctx, tokens, faraday.UserToken{UserID: 1, Alias: "sdp", Scope: faraday.ScopeServiceDesk})
@@ -126,6 +139,7 @@ func ExampleHandler_Replay() {
 	var dead []webhook.DeadLetter // a host would keep them in a durable queue
 	h, err := webhook.NewHandler(webhook.Config{
 		Tokens: tokens, Links: links, Statuses: mapper, Vulns: vulns,
+		IDPolicy:   webhook.IDRequired,
 		Logger:     slog.New(slog.DiscardHandler),
 		Retry:      webhook.Retry{Attempts: 2, Wait: time.Millisecond},
 		DeadLetter: func(d webhook.DeadLetter) { dead = append(dead, d) },

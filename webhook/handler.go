@@ -28,6 +28,7 @@ type Handler struct {
 	deliveries *limiterSet[int64]
 	idPrefix   string
 	seq        atomic.Uint64
+	instance   string // the StatusMap's instance label
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -48,6 +49,9 @@ func NewHandler(cfg Config) (*Handler, error) {
 		failures:   newLimiterSet[string](c.Limits.AuthFailures, c.Limits.AuthFailureBurst, c.Limits.MaxAddresses),
 		deliveries: newLimiterSet[int64](c.Limits.Deliveries, c.Limits.DeliveryBurst, c.Limits.MaxAddresses),
 		idPrefix:   hex.EncodeToString(p[:]),
+		// The label is the same in every reference the map writes: read
+		// it once rather than computing a reference per delivery.
+		instance: c.Statuses.Reference("_", 1).Instance,
 	}, nil
 }
 
@@ -96,6 +100,7 @@ type delivery struct {
 	sdpStatus string
 	ref       faraday.VulnKey // zero when the description has none
 	refOther  bool            // the reference is another instance's
+	refOK     bool            // the reference verified (StatusMap.VerifyReference)
 	settleErr error           // a claim that could not be settled
 }
 
@@ -210,7 +215,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o *Outcome) {
 	if f.hasDesc {
 		if ref, ok := mapping.ParseReference(f.description()); ok {
 			d.ref = faraday.VulnKey{Workspace: ref.Workspace, VulnID: ref.VulnID}
-			d.refOther = h.cfg.Statuses.Reference(ref.Workspace, ref.VulnID).Instance != ref.Instance
+			d.refOther = h.instance != ref.Instance
+			d.refOK = !d.refOther && h.cfg.Statuses.VerifyReference(ref)
 			o.Reference = d.ref
 		}
 	}
@@ -279,7 +285,11 @@ func (h *Handler) process(ctx context.Context, d *delivery, o *Outcome) {
 	ok200 := func(res Result, reason Reason) {
 		o.Code, o.Result, o.Reason = http.StatusOK, res, reason
 	}
-	if d.ticketID == "" && d.ref == (faraday.VulnKey{}) {
+	hasRef := d.ref != (faraday.VulnKey{})
+	byTicket := h.cfg.IDPolicy == IDRequired && d.ticketID != ""
+	if !byTicket && !hasRef {
+		// Only a verified footer reference finds the vuln: an id without
+		// one may be description text posing as the id field.
 		ok200(ResultIgnored, ReasonNoReference)
 		return
 	}
@@ -293,7 +303,11 @@ func (h *Handler) process(ctx context.Context, d *delivery, o *Outcome) {
 		}
 		return
 	}
-	link, err := h.findLink(ctx, d)
+	if hasRef && !d.refOK {
+		ok200(ResultIgnored, ReasonUnverifiedReference)
+		return
+	}
+	link, err := h.findLink(ctx, d, byTicket)
 	switch {
 	case errors.Is(err, faraday.ErrLinkNotFound):
 		ok200(ResultIgnored, ReasonUnknownTicket)
@@ -303,7 +317,7 @@ func (h *Handler) process(ctx context.Context, d *delivery, o *Outcome) {
 		return
 	}
 	o.Vuln = link.Key
-	if d.ticketID != "" && d.ref != (faraday.VulnKey{}) && d.ref != link.Key {
+	if hasRef && d.ref != link.Key || d.ticketID != "" && d.ticketID != link.RequestID {
 		ok200(ResultIgnored, ReasonMismatch)
 		return
 	}
@@ -320,13 +334,13 @@ func (h *Handler) process(ctx context.Context, d *delivery, o *Outcome) {
 	ok200(res, reason)
 }
 
-// findLink returns the linked link of the delivery's ticket id, else of
-// its footer reference.
-func (h *Handler) findLink(ctx context.Context, d *delivery) (faraday.Link, error) {
+// findLink returns the linked link of the delivery's ticket id when
+// byTicket, else of its footer reference.
+func (h *Handler) findLink(ctx context.Context, d *delivery, byTicket bool) (faraday.Link, error) {
 	var link faraday.Link
 	err := h.retry(ctx, func() error {
 		var err error
-		if d.ticketID != "" {
+		if byTicket {
 			link, err = h.cfg.Links.GetByTicket(ctx, d.ticketID)
 		} else {
 			link, err = h.cfg.Links.Get(ctx, d.ref)
@@ -347,17 +361,24 @@ const (
 )
 
 // isDuplicate reports whether li, the link's last incoming change, is
-// another delivery of the same status that is still being applied, or an
-// echo consumed with no other status seen since, within ClaimTimeout: SDP
-// sends copies of one delivery within moments, while a technician must
-// change the status in between (a delivery that clears the echo record)
-// to send it again.
+// another delivery of the same status that is still being applied (within
+// ClaimTimeout), or an echo consumed with no other status seen since
+// (within EchoWindow of its consumption, or ClaimTimeout if longer): SDP
+// sends copies of one delivery, while a technician must change the status
+// in between (a delivery that clears the echo record) to send it again, so
+// a late copy of our echo is never applied as a change.
 func (h *Handler) isDuplicate(li *faraday.IncomingChange, d *delivery, now time.Time) bool {
-	if li == nil || !sameStatus(li.Status, d.sdpStatus) || now.Sub(li.At.Time) >= h.cfg.ClaimTimeout {
+	if li == nil || !sameStatus(li.Status, d.sdpStatus) {
 		return false
 	}
-	return strings.HasPrefix(li.ChangeID, claimPrefix) && li.ChangeID != claimPrefix+d.id ||
-		strings.HasPrefix(li.ChangeID, echoPrefix)
+	age := now.Sub(li.At.Time)
+	switch {
+	case strings.HasPrefix(li.ChangeID, echoPrefix):
+		return age < max(h.cfg.EchoWindow, h.cfg.ClaimTimeout)
+	case strings.HasPrefix(li.ChangeID, claimPrefix):
+		return age < h.cfg.ClaimTimeout && li.ChangeID != claimPrefix+d.id
+	}
+	return false
 }
 
 // casAttempts bounds the compare-and-set loop of one delivery.
@@ -435,6 +456,12 @@ func (h *Handler) apply(ctx context.Context, d *delivery, link faraday.Link, in 
 			return ResultUnchanged, ReasonAlreadySet, nil
 		}
 		claim := link.Clone()
+		if p := mapping.PushedOf(&link.ServiceDeskEntry); !p.Consumed && p.Status != "" && !sameStatus(p.Status, d.sdpStatus) {
+			// The ticket moved to another status than our last push: an
+			// echo of that push still pending is lost or out of date, and
+			// must not swallow a technician's later change back to it.
+			claim.EchoConsumed = true
+		}
 		prev := link.LastIncoming
 		claim.LastIncoming = &faraday.IncomingChange{Status: d.sdpStatus, ChangeID: claimPrefix + d.id, At: faraday.NewTime(now)}
 		claimed, err := h.cfg.Links.CompareAndSet(ctx, claim, link.Revision)
@@ -577,7 +604,8 @@ func (h *Handler) fail(d *delivery, o *Outcome, err error) {
 func (h *Handler) Replay(ctx context.Context, dl DeadLetter) Outcome {
 	start := time.Now()
 	o := Outcome{DeliveryID: dl.DeliveryID, TicketID: dl.TicketID, Reference: dl.Reference, SDPStatus: dl.SDPStatus}
-	d := delivery{id: dl.DeliveryID, at: dl.At, ticketID: dl.TicketID, sdpStatus: dl.SDPStatus, ref: dl.Reference}
+	// A delivery is dead-lettered only after its reference verified.
+	d := delivery{id: dl.DeliveryID, at: dl.At, ticketID: dl.TicketID, sdpStatus: dl.SDPStatus, ref: dl.Reference, refOK: true}
 	h.process(ctx, &d, &o)
 	o.Duration = time.Since(start)
 	if h.cfg.OnOutcome != nil {

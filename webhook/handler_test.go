@@ -81,8 +81,20 @@ func TestRawRequests(t *testing.T) {
 			return seedBody("In Progress", f.footer(vulnA)+`", "status": "Closed`, f.valid)
 		}, code: 200, answer: `{"result":"unchanged","reason":"already_set","vuln":"acme/1","status":"open"}`},
 		{name: "injected id in description", body: func(f *fixture) string {
+			return idBody("Closed", `x", "id": "`+ticketB+`", "y": "`+f.footer(vulnA), ticketA, f.valid)
+		}, code: 200, answer: ansUpdatedClosed, changed: faraday.StatusClosed},
+		{name: "IDRequired: injected id in description", edit: func(c *Config) { c.IDPolicy = IDRequired }, body: func(f *fixture) string {
 			return idBody("Closed", `x", "id": "`+ticketB+`", "y": "`, ticketA, f.valid)
 		}, code: 200, answer: ansUpdatedClosed, changed: faraday.StatusClosed},
+		{name: "seed template: id-like tail without footer", body: func(f *fixture) string {
+			return seedBody("Closed", `printer broken", "id": "`+ticketA, f.valid)
+		}, code: 200, answer: `{"result":"ignored","reason":"no_reference"}`},
+		{name: "forged unkeyed footer", body: func(f *fixture) string {
+			return seedBody("Closed", "<div>slow laptop FRDREF:1::acme:1:"+crcHex("1::acme:1")+"</div>", f.valid)
+		}, code: 200, answer: `{"result":"ignored","reason":"unverified_reference"}`},
+		{name: "IDRequired: forged footer beside a real id", edit: func(c *Config) { c.IDPolicy = IDRequired }, body: func(f *fixture) string {
+			return idBody("Closed", "FRDREF:1::acme:1:"+crcHex("1::acme:1"), ticketA, f.valid)
+		}, code: 200, answer: `{"result":"ignored","reason":"unverified_reference"}`},
 		{name: "injected token in description, real one wrong", body: func(f *fixture) string {
 			return seedBody("Closed", `x", "Authorization": "`+f.valid+`", "y": "`+f.footer(vulnA), "wrong")
 		}, code: 401, answer: ans401},
@@ -106,23 +118,29 @@ func TestRawRequests(t *testing.T) {
 		}, code: 400, answer: `{"error":"bad_request","message":"\"id\" is not a ServiceDesk request id (digits)"}`},
 		{name: "id unsubstituted", body: func(f *fixture) string { return idBody("Closed", "x", "${{request.id}}", f.valid) },
 			code: 400, answer: `{"error":"bad_request","message":"\"id\" is not a ServiceDesk request id (digits)"}`},
-		{name: "id without desc", body: func(f *fixture) string {
+		{name: "id without desc", edit: func(c *Config) { c.IDPolicy = IDRequired }, body: func(f *fixture) string {
 			return `{"status": "Closed", "id": "` + ticketA + `", "Authorization": "` + f.valid + `"}`
 		}, code: 200, answer: ansUpdatedClosed, changed: faraday.StatusClosed},
-		{name: "id as a bare number", body: func(f *fixture) string {
+		{name: "id as a bare number", edit: func(c *Config) { c.IDPolicy = IDRequired }, body: func(f *fixture) string {
 			return `{"status": "Closed", "desc": "x", "id": ` + ticketA + `, "Authorization": "` + f.valid + `"}`
 		}, code: 200, answer: ansUpdatedClosed, changed: faraday.StatusClosed},
 		{name: "neither id nor reference", body: func(f *fixture) string { return seedBody("Closed", "no footer", f.valid) },
 			code: 200, answer: `{"result":"ignored","reason":"no_reference"}`},
 		{name: "unknown status", body: seedTok("Waiting for vendor", "x"), code: 200, answer: `{"result":"ignored","reason":"not_mapped","vuln":"acme/1"}`},
 		{name: "Ignore-mapped status", body: seedTok("Cancelled", "x"), code: 200, answer: `{"result":"ignored","reason":"ignore","vuln":"acme/1"}`},
-		{name: "unknown ticket id", body: func(f *fixture) string { return idBody("Closed", "x", "9999", f.valid) },
+		{name: "unknown ticket id", edit: func(c *Config) { c.IDPolicy = IDRequired }, body: func(f *fixture) string { return idBody("Closed", "x", "9999", f.valid) },
 			code: 200, answer: `{"result":"ignored","reason":"unknown_ticket"}`},
 		{name: "reference to an unlinked vuln", body: func(f *fixture) string {
 			return seedBody("Closed", f.footer(faraday.VulnKey{Workspace: "acme", VulnID: 77}), f.valid)
 		}, code: 200, answer: `{"result":"ignored","reason":"unknown_ticket"}`},
 		{name: "id and reference disagree", body: func(f *fixture) string { return idBody("Closed", f.footer(vulnB), ticketA, f.valid) },
+			code: 200, answer: `{"result":"ignored","reason":"id_reference_mismatch","vuln":"acme/2"}`},
+		{name: "IDRequired: id and reference disagree", edit: func(c *Config) { c.IDPolicy = IDRequired },
+			body: func(f *fixture) string { return idBody("Closed", f.footer(vulnB), ticketA, f.valid) },
 			code: 200, answer: `{"result":"ignored","reason":"id_reference_mismatch","vuln":"acme/1"}`},
+		{name: "IDRequired: id and reference agree", edit: func(c *Config) { c.IDPolicy = IDRequired },
+			body: func(f *fixture) string { return idBody("Closed", f.footer(vulnA), ticketA, f.valid) },
+			code: 200, answer: ansUpdatedClosed, changed: faraday.StatusClosed},
 		{name: "id and reference agree", body: func(f *fixture) string { return idBody("Closed", f.footer(vulnA), ticketA, f.valid) },
 			code: 200, answer: ansUpdatedClosed, changed: faraday.StatusClosed},
 		{name: "reference of another instance", body: func(f *fixture) string {
@@ -276,7 +294,7 @@ func TestLogAndOutcome(t *testing.T) {
 	}
 	want := []line{
 		{Level: "INFO", Code: 200, Result: "updated", Ticket: ticketA, Vuln: "acme/1", Reference: "acme/1", SDPStatus: "Closed", Status: "closed"},
-		{Level: "WARN", Code: 200, Result: "ignored", Reason: "id_reference_mismatch", Ticket: ticketA, Vuln: "acme/1", Reference: "acme/2", SDPStatus: "Closed"},
+		{Level: "WARN", Code: 200, Result: "ignored", Reason: "id_reference_mismatch", Ticket: ticketA, Vuln: "acme/2", Reference: "acme/2", SDPStatus: "Closed"},
 		{Level: "WARN", Code: 401, Result: "rejected", Reason: "unauthorized"},
 	}
 	for i := range want {

@@ -80,17 +80,32 @@ func loadMapper(t testing.TB) *mapping.Mapper {
 	return m
 }
 
-// readMapper compiles testdata/mapping.json.
+// readMapper compiles testdata/mapping.json with the reference key of
+// testdata/reference.key (a test key, as mapping.EncodeReferenceKey writes
+// it).
 func readMapper() (*mapping.Mapper, error) {
+	cfg, err := readMappingConfig()
+	if err != nil {
+		return nil, err
+	}
+	keyText, err := os.ReadFile(filepath.Join("testdata", "reference.key"))
+	if err != nil {
+		return nil, err
+	}
+	key, err := mapping.ParseReferenceKey(string(keyText))
+	if err != nil {
+		return nil, err
+	}
+	return mapping.New(cfg, mapping.WithReferenceKey(key))
+}
+
+// readMappingConfig reads testdata/mapping.json.
+func readMappingConfig() (*mapping.Config, error) {
 	data, err := os.ReadFile(filepath.Join("testdata", "mapping.json"))
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := mapping.LoadConfig(data)
-	if err != nil {
-		return nil, err
-	}
-	return mapping.New(cfg)
+	return mapping.LoadConfig(data)
 }
 
 // newFixture builds the fixture; edit adjusts the Config before the

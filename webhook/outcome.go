@@ -47,9 +47,12 @@ const (
 	// ReasonUnknownTicket: no link for the ticket id or the footer
 	// reference (ignored).
 	ReasonUnknownTicket Reason = "unknown_ticket"
-	// ReasonNoReference: the body has neither an id nor a footer reference
-	// (ignored).
+	// ReasonNoReference: the body has no footer reference where the
+	// policy needs one, or neither an id nor a reference (ignored).
 	ReasonNoReference Reason = "no_reference"
+	// ReasonUnverifiedReference: the description's footer reference does
+	// not verify (forged, or written with another key or none).
+	ReasonUnverifiedReference Reason = "unverified_reference"
 	// ReasonMismatch: the id's link and the footer reference name
 	// different vulns (ignored).
 	ReasonMismatch Reason = "id_reference_mismatch"

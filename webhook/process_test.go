@@ -135,7 +135,8 @@ func TestTwoProcesses(t *testing.T) {
 	}
 	childURL := strings.TrimSpace(strings.TrimPrefix(line, "URL "))
 
-	h, err := NewHandler(Config{Tokens: tokens, Links: links, Statuses: loadMapper(t), Vulns: vs, Logger: slog.New(slog.DiscardHandler)})
+	mapper := loadMapper(t)
+	h, err := NewHandler(Config{Tokens: tokens, Links: links, Statuses: mapper, Vulns: vs, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func TestTwoProcesses(t *testing.T) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	t.Cleanup(client.CloseIdleConnections)
 
-	body := idBody("Closed", "", ticketA, token)
+	body := idBody("Closed", "<p>"+mapper.Reference(vulnA.Workspace, vulnA.VulnID).String()+"</p>", ticketA, token)
 	const n = 20
 	var wg sync.WaitGroup
 	var updated atomic.Int32

@@ -129,7 +129,7 @@ func TestHandlerOverREST(t *testing.T) {
 	if _, err := f.links.CompareAndSet(context.Background(), faraday.Link{Key: frozen, ServiceDeskEntry: faraday.ServiceDeskEntry{State: faraday.LinkLinked, RequestID: "2001"}}, 0); err != nil {
 		t.Fatal(err)
 	}
-	code, _, ans := f.do(t, http.MethodPost, hdr(), idBody("Closed", "", "2001", f.valid))
+	code, _, ans := f.do(t, http.MethodPost, hdr(), idBody("Closed", f.footer(frozen), "2001", f.valid))
 	if code != 503 || ans != `{"error":"unavailable"}` {
 		t.Fatalf("read-only: %d %s", code, ans)
 	}

@@ -35,6 +35,10 @@ type Config struct {
 	// Mapping is the integration's configuration. Prepare validates it and
 	// checks it against the instance; the Engine never changes it.
 	Mapping *mapping.Config
+	// MappingOptions are passed to mapping.New when Prepare compiles the
+	// configuration. mapping.WithReferenceKey belongs here: the webhook
+	// verifies the footer references the exporter writes with the same key.
+	MappingOptions []mapping.Option
 	// Links keeps the vuln ↔ ticket links (a faraday.FileLinkStore, a
 	// faraday.MemoryLinkStore or the host's own).
 	Links faraday.LinkStore
@@ -271,7 +275,7 @@ func (e *Engine) Prepare(ctx context.Context) error {
 	if len(ps) > 0 {
 		return &ConfigError{Problems: ps}
 	}
-	m, err := mapping.New(cfg)
+	m, err := mapping.New(cfg, e.cfg.MappingOptions...)
 	if err != nil {
 		var ps mapping.Problems
 		if errors.As(err, &ps) {

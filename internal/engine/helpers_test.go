@@ -48,7 +48,8 @@ func newEnvFront(t testing.TB, front func(http.Handler) http.Handler, edit func(
 		base = hs.URL
 	}
 	ev := &env{srv: srv, sdp: newClientURL(t, base), links: faraday.NewMemoryLinkStore(), cfg: loadConfig(t)}
-	ecfg := engine.Config{SDP: ev.sdp, Mapping: ev.cfg, Links: ev.links, Concurrency: 4}
+	ecfg := engine.Config{SDP: ev.sdp, Mapping: ev.cfg, Links: ev.links, Concurrency: 4,
+		MappingOptions: []mapping.Option{mapping.WithReferenceKey(testReferenceKey)}}
 	if edit != nil {
 		edit(ev.cfg, &ecfg)
 	}
@@ -179,3 +180,7 @@ func ticketsByTag(t testing.TB, srv *sdptest.Server, m *mapping.Mapper, vs []*fa
 	}
 	return out
 }
+
+// testReferenceKey keys the footer references of the engine's tests, so the
+// webhook they run verifies them as a keyed deployment does.
+var testReferenceKey = []byte("mesd-engine-test-reference-key!!")

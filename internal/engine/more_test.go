@@ -193,7 +193,8 @@ func TestReconcileAndWebhookApplyOnce(t *testing.T) {
 		done <- rep
 	}()
 	<-g.entered
-	o := hk.h.Replay(ctx, webhook.DeadLetter{DeliveryID: "late", TicketID: ticket, SDPStatus: "Resolved"})
+	o := hk.h.Replay(ctx, webhook.DeadLetter{DeliveryID: "late", TicketID: ticket, SDPStatus: "Resolved",
+		Reference: key})
 	close(g.release)
 	rep = <-done
 	if o.Result != webhook.ResultUnchanged || o.Reason != webhook.ReasonDuplicate {
@@ -210,7 +211,7 @@ func TestReconcileAndWebhookApplyOnce(t *testing.T) {
 		t.Fatalf("last incoming %+v, want the settled change", l.LastIncoming)
 	}
 	// Once settled, the same delivery again is already set.
-	if o := hk.h.Replay(ctx, webhook.DeadLetter{DeliveryID: "later", TicketID: ticket, SDPStatus: "Resolved"}); o.Result != webhook.ResultUnchanged || o.Reason != webhook.ReasonAlreadySet {
+	if o := hk.h.Replay(ctx, webhook.DeadLetter{DeliveryID: "later", TicketID: ticket, SDPStatus: "Resolved", Reference: key}); o.Result != webhook.ResultUnchanged || o.Reason != webhook.ReasonAlreadySet {
 		t.Fatalf("replay after the reconcile: %s/%s", o.Result, o.Reason)
 	}
 }

@@ -226,7 +226,12 @@ func TestIncomingReconcileCatchesMissedDelivery(t *testing.T) {
 	// The lost deliveries, sent again late, change nothing.
 	sets := hk.vulns.Sets()
 	for _, d := range ev.srv.Deliveries()[:2] {
-		o := hk.h.Replay(ctx, webhook.DeadLetter{DeliveryID: "late-" + d.RequestID, TicketID: d.RequestID, SDPStatus: statusOf(t, ev, d.RequestID)})
+		l, err := ev.links.GetByTicket(ctx, d.RequestID)
+		if err != nil {
+			t.Fatalf("link of ticket %s: %v", d.RequestID, err)
+		}
+		o := hk.h.Replay(ctx, webhook.DeadLetter{DeliveryID: "late-" + d.RequestID, TicketID: d.RequestID, SDPStatus: statusOf(t, ev, d.RequestID),
+			Reference: l.Key})
 		if o.Result != webhook.ResultUnchanged {
 			t.Errorf("late delivery for ticket %s: %s/%s", d.RequestID, o.Result, o.Reason)
 		}

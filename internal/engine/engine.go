@@ -169,15 +169,15 @@ func (e *Engine) RequesterID() servicedesk.ID {
 	return p.requesterID
 }
 
-// Catalog returns a copy of the catalogue Prepare fetched (the names the
-// configuration was checked against), or nil before Prepare succeeded.
+// Catalog returns the catalogue Prepare fetched (the names the
+// configuration was checked against), or nil before Prepare succeeded. It
+// is shared: read it, do not change it.
 func (e *Engine) Catalog() *mapping.Catalog {
 	p := e.state()
 	if p == nil {
 		return nil
 	}
-	c := *p.catalog
-	return &c
+	return p.catalog
 }
 
 // Warnings returns what Prepare could not check (for example dropdown

@@ -292,8 +292,12 @@ func systemic(err error, op opKind) bool {
 	if errors.As(err, &se) {
 		switch {
 		case errors.Is(err, servicedesk.ErrUnauthorized), errors.Is(err, servicedesk.ErrForbidden),
-			errors.Is(err, servicedesk.ErrMandatoryField), errors.Is(err, servicedesk.ErrUnexpectedContent):
+			errors.Is(err, servicedesk.ErrUnexpectedContent):
 			return true
+		case errors.Is(err, servicedesk.ErrMandatoryField):
+			// On a create, the template's; on a close, the closure rules',
+			// reported with the ticket like a 4003.
+			return op == opCreate
 		case errors.Is(err, servicedesk.ErrAlreadyClosed), errors.Is(err, servicedesk.ErrClosureRule):
 			return false
 		case errors.Is(err, servicedesk.ErrInvalidInput):

@@ -3,7 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
-	"io"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -253,27 +253,36 @@ func vulnKey(v *faraday.Vuln) faraday.VulnKey {
 	return faraday.VulnKey{Workspace: v.WorkspaceName, VulnID: v.ID}
 }
 
-// closureRule answers every close with the 4003 SDP gives when a closure
-// rule wants fields filled (hand-written after the documented error table;
-// sdptest has no closure rules).
-func closureRule(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/close") {
-			w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = io.WriteString(w, `{"response_status":{"status_code":4000,"status":"failed","messages":[`+
-				`{"status_code":4003,"type":"failed","message":"Closure rule violation: following fields should be filled","fields":["resolution","closure_code"]}]}}`)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+// closureRule answers every close with the error SDP gives when closure
+// rules want fields filled: 4003, or 4012 as for any mandatory field
+// (hand-written after the documented error table; sdptest has no closure
+// rules).
+func closureRule(code int) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/close") {
+				w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = fmt.Fprintf(w, `{"response_status":{"status_code":4000,"status":"failed","messages":[`+
+					`{"status_code":%d,"type":"failed","message":"Closure rule violation: following fields should be filled","fields":["resolution","closure_code"]}]}}`, code)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // TestClosureRuleReported: a close refused by a closure rule is reported
 // for that vuln with the fields SDP wants, the link keeps the earlier push,
 // and the other vulns' pushes go on.
 func TestClosureRuleReported(t *testing.T) {
-	ev := newEnvFront(t, closureRule, nil)
+	for _, code := range []int{4003, 4012} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) { testClosureRule(t, code) })
+	}
+}
+
+func testClosureRule(t *testing.T, code int) {
+	ev := newEnvFront(t, closureRule(code), nil)
 	ev.prepare(t)
 	ctx := context.Background()
 	vs := vulns(3)
@@ -291,8 +300,12 @@ func TestClosureRuleReported(t *testing.T) {
 		byID[it.Key.VulnID] = it
 	}
 	it := byID[1]
-	if it.Outcome != engine.Failed || !errors.Is(it.Err, servicedesk.ErrClosureRule) {
-		t.Fatalf("vuln 1: %s %v, want failed with ErrClosureRule", it.Outcome, it.Err)
+	want := servicedesk.ErrClosureRule
+	if code == 4012 {
+		want = servicedesk.ErrMandatoryField
+	}
+	if it.Outcome != engine.Failed || !errors.Is(it.Err, want) {
+		t.Fatalf("vuln 1: %s %v, want failed with %v", it.Outcome, it.Err, want)
 	}
 	for _, f := range []string{"resolution", "closure_code", "Closure rule violation"} {
 		if !strings.Contains(it.Err.Error(), f) {

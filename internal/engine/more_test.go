@@ -332,3 +332,50 @@ func TestDroppedFieldReported(t *testing.T) {
 		}
 	}
 }
+
+// TestExportToCloud runs an export against the cloud flavour: OAuth
+// tokens from the Zoho accounts endpoint, 18-digit ids with display ids,
+// and the cloud UI's links.
+func TestExportToCloud(t *testing.T) {
+	srv := sdptest.NewServer(sdptest.WithCloud(""))
+	t.Cleanup(srv.Close)
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	hc := &http.Client{Transport: tr}
+	zs, err := servicedesk.NewZohoTokenSource(servicedesk.ZohoConfig{
+		ClientID: sdptest.DefaultClientID, ClientSecret: sdptest.DefaultClientSecret, RefreshToken: sdptest.DefaultRefreshToken,
+		AccountsURL: srv.AccountsURL(), HTTPClient: hc,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdp, err := servicedesk.NewClient(srv.URL(), servicedesk.WithCloudPortal(srv.Portal()), servicedesk.WithAuthenticator(zs),
+		servicedesk.WithHTTPClient(hc), servicedesk.WithRetry(1, time.Millisecond, 2*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := faraday.NewMemoryLinkStore()
+	eng, err := engine.New(engine.Config{SDP: sdp, Mapping: loadConfig(t), Links: links})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := eng.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := eng.Export(ctx, seq(vulns(3)), nil)
+	if err != nil || rep.Created != 3 {
+		t.Fatalf("export: %v", err)
+	}
+	for _, it := range rep.Items {
+		if len(it.TicketID) < 15 || it.DisplayID == "" || it.DisplayID == it.TicketID {
+			t.Fatalf("ticket id %q display id %q", it.TicketID, it.DisplayID)
+		}
+		if !strings.Contains(it.URL, "/app/"+srv.Portal()+"/ui/requests/"+it.TicketID+"/details") {
+			t.Fatalf("UI link %q", it.URL)
+		}
+	}
+	if srv.TokenGrants() != 1 {
+		t.Fatalf("%d access tokens issued, want 1", srv.TokenGrants())
+	}
+}

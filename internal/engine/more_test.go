@@ -379,3 +379,36 @@ func TestExportToCloud(t *testing.T) {
 		t.Fatalf("%d access tokens issued, want 1", srv.TokenGrants())
 	}
 }
+
+// TestRateLimitedCreatesFailAloneAndLeaveNoIntent: SDP rate-limits the
+// creates (its clock frozen, so the window never turns); the refused ones
+// fail one by one after the client's retries, without stopping the run,
+// and leave no intent behind, so the re-run creates them without a search.
+func TestRateLimitedCreatesFailAloneAndLeaveNoIntent(t *testing.T) {
+	frozen := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	ev := newEnv(t, nil, sdptest.WithClock(func() time.Time { return frozen }))
+	ev.prepare(t)
+	if err := ev.srv.AddFault(sdptest.Fault{Kind: sdptest.RateLimit, Method: http.MethodPost, Path: "/requests", PerSecond: 5}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	vs := vulns(12)
+	rep, err := ev.eng.Export(ctx, seq(vs), nil)
+	if err != nil {
+		t.Fatalf("Export stopped: %v", err)
+	}
+	if rep.Created != 5 || rep.Failed != 7 {
+		t.Fatalf("created %d failed %d, want 5 and 7", rep.Created, rep.Failed)
+	}
+	for _, it := range rep.Items {
+		if it.Outcome == engine.Failed && !errors.Is(it.Err, servicedesk.ErrRateLimited) {
+			t.Fatalf("vuln %s: %v, want ErrRateLimited", it.Key, it.Err)
+		}
+	}
+	ev.srv.ClearFaults()
+	ev.srv.ResetCalls()
+	rep, err = ev.eng.Export(ctx, seq(vs), nil)
+	if err != nil || rep.Created != 7 || searches(ev.srv) != 0 {
+		t.Fatalf("re-run: %v, created %d, %d searches", err, rep.Created, searches(ev.srv))
+	}
+}

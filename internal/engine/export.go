@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/vulndesk/mesd/faraday"
 	"github.com/vulndesk/mesd/mapping"
@@ -69,8 +70,9 @@ type ExportOptions struct {
 // link store is consistent: a ticket whose create was answered is linked,
 // and one whose answer was lost is found by the next run. Export needs
 // Prepare to have succeeded. Two runs exporting the same vulns at the same
-// time through one link store are not guarded against each other: the
-// pending intent of one looks like a crashed run's to the other.
+// time through one link store are guarded against each other only with
+// Config.PendingGrace: without it, the pending intent of one looks like a
+// crashed run's to the other.
 func (e *Engine) Export(ctx context.Context, vulns iter.Seq2[*faraday.Vuln, error], opts *ExportOptions) (*Report, error) {
 	p := e.state()
 	if p == nil {
@@ -345,6 +347,10 @@ func (r *run) export(ctx context.Context, v *faraday.Vuln) Item {
 	}
 	switch link.State {
 	case faraday.LinkPending:
+		if g := e.cfg.PendingGrace; g > 0 && e.now().Sub(link.CreatedAt.Time) < g {
+			return Item{Key: key, Outcome: Skipped, Reason: fmt.Sprintf(
+				"another run is creating its ticket (pending since %s)", link.CreatedAt.UTC().Format(time.RFC3339))}
+		}
 		return r.finishPending(ctx, v, link)
 	case faraday.LinkLinked:
 		if r.opts.PushStatus {

@@ -412,3 +412,32 @@ func TestRateLimitedCreatesFailAloneAndLeaveNoIntent(t *testing.T) {
 		t.Fatalf("re-run: %v, created %d, %d searches", err, rep.Created, searches(ev.srv))
 	}
 }
+
+// TestPendingGrace: a fresh pending intent is another run's create in
+// progress and is left alone; once older than the grace it is finished.
+func TestPendingGrace(t *testing.T) {
+	var mu sync.Mutex
+	clock := time.Now()
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	ev := newEnv(t, func(_ *mapping.Config, c *engine.Config) { c.PendingGrace, c.Now = time.Minute, now })
+	ev.prepare(t)
+	ctx := context.Background()
+	v := vuln(2, faraday.SeverityHigh)
+	tag, _ := ev.eng.Mapper().Tag("acme", 2)
+	if _, err := ev.links.CompareAndSet(ctx, faraday.Link{Key: vulnKey(v), ServiceDeskEntry: faraday.ServiceDeskEntry{
+		State: faraday.LinkPending, Tag: tag, CreatedAt: faraday.NewTime(now())}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	ev.srv.ResetCalls()
+	rep, err := ev.eng.Export(ctx, seq([]*faraday.Vuln{v}), nil)
+	if err != nil || rep.Skipped != 1 || len(ev.srv.Calls()) != 0 {
+		t.Fatalf("fresh intent: %v %+v, %d calls", err, rep.Items, len(ev.srv.Calls()))
+	}
+	mu.Lock()
+	clock = clock.Add(2 * time.Minute)
+	mu.Unlock()
+	rep, err = ev.eng.Export(ctx, seq([]*faraday.Vuln{v}), nil)
+	if err != nil || rep.Created != 1 || searches(ev.srv) != 1 {
+		t.Fatalf("stale intent: %v %+v, %d searches", err, rep.Items, searches(ev.srv))
+	}
+}

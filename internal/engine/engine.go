@@ -65,6 +65,14 @@ type Config struct {
 	// it; within ClockSkew of each other it cannot, and reports the vuln
 	// with ErrAmbiguousChange.
 	ClockSkew time.Duration
+	// PendingGrace, when positive, is how long a pending intent written by
+	// another run is taken for a create in progress there and left alone
+	// (the vuln is Skipped); an older one is taken for a crashed run's and
+	// finished with CreateOnce. Zero (the default) finishes every pending
+	// intent at once, which suits one exporting process at a time; set it
+	// above the longest create when several replicas export the same
+	// vulns.
+	PendingGrace time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Logger receives one line per failed vuln and per stop; nil is
@@ -122,6 +130,9 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.ClaimTimeout < 0 {
 		bad = append(bad, fmt.Sprintf("ClaimTimeout %v is negative", cfg.ClaimTimeout))
 	}
+	if cfg.PendingGrace < 0 {
+		bad = append(bad, fmt.Sprintf("PendingGrace %v is negative", cfg.PendingGrace))
+	}
 	if cfg.ClockSkew < 0 {
 		bad = append(bad, fmt.Sprintf("ClockSkew %v is negative", cfg.ClockSkew))
 	}
@@ -173,15 +184,15 @@ func (e *Engine) RequesterID() servicedesk.ID {
 	return p.requesterID
 }
 
-// Catalog returns a copy of the catalogue Prepare fetched (the names the
-// configuration was checked against), or nil before Prepare succeeded.
+// Catalog returns the catalogue Prepare fetched (the names the
+// configuration was checked against), or nil before Prepare succeeded. It
+// is shared: read it, do not change it.
 func (e *Engine) Catalog() *mapping.Catalog {
 	p := e.state()
 	if p == nil {
 		return nil
 	}
-	c := *p.catalog
-	return &c
+	return p.catalog
 }
 
 // Warnings returns what Prepare could not check (for example dropdown

@@ -210,4 +210,81 @@ func TestPrepareRequester(t *testing.T) {
 	if !ok || string(ev.eng.RequesterID()) != id {
 		t.Fatalf("requester id %q, want %q", ev.eng.RequesterID(), id)
 	}
+
+	// By id: checked to exist.
+	ev = newEnv(t, func(c *mapping.Config, _ *engine.Config) { c.Requester = mapping.Requester{ID: id} })
+	ev.prepare(t)
+	if string(ev.eng.RequesterID()) != id {
+		t.Fatalf("requester id %q, want %q", ev.eng.RequesterID(), id)
+	}
+	ev = newEnv(t, func(c *mapping.Config, _ *engine.Config) { c.Requester = mapping.Requester{ID: "987654"} })
+	err := ev.eng.Prepare(context.Background())
+	var ce *engine.ConfigError
+	if !errors.As(err, &ce) || len(ce.Problems.At("requester.id")) != 1 {
+		t.Fatalf("Prepare with an unknown requester id: %v", err)
+	}
+}
+
+func TestPrepareCatalogAndWarnings(t *testing.T) {
+	ev := newEnv(t, func(c *mapping.Config, _ *engine.Config) {
+		c.Templates[0].Fields = append(c.Templates[0].Fields,
+			mapping.Field{Field: "category", Type: mapping.Dropdown, Value: []byte(`{"category": "Security", "subcategory": "Vulnerability", "item": "Host"}`)})
+	})
+	ev.prepare(t)
+	cat := ev.eng.Catalog()
+	want := []string{"Low", "Medium", "High", "Urgent"}
+	if strings.Join(cat.Priorities, ",") != strings.Join(want, ",") {
+		t.Fatalf("priorities %v, want %v", cat.Priorities, want)
+	}
+	var items []string
+	for _, c := range cat.Categories {
+		for _, s := range c.Subcategories {
+			if c.Name == "Security" && s.Name == "Vulnerability" {
+				items = s.Items
+			}
+		}
+	}
+	if strings.Join(items, ",") != "Web Application,Network,Host" {
+		t.Fatalf("items of Security > Vulnerability: %v", items)
+	}
+	if got := strings.Join(cat.Options["urgency"], ","); got != "Low,Normal,High,Urgent" || len(ev.eng.Warnings()) != 0 {
+		t.Fatalf("urgency options %q, warnings %q", got, ev.eng.Warnings())
+	}
+	rep, err := ev.eng.Export(context.Background(), seq(vulns(1)), nil)
+	if err != nil || rep.Created != 1 {
+		t.Fatalf("export: %v", err)
+	}
+	if r, _ := ev.srv.Request(rep.Items[0].TicketID); r.Item == nil || r.Item.Name != "Host" || r.Urgency == nil || r.Urgency.Name != "High" {
+		t.Fatalf("ticket item %+v urgency %+v", r.Item, r.Urgency)
+	}
+
+	// A dropdown whose options the API does not list: no dropdown value
+	// is checked, and the engine says so.
+	ev = newEnv(t, func(c *mapping.Config, _ *engine.Config) {
+		c.Templates[0].Fields = append(c.Templates[0].Fields,
+			mapping.Field{Field: "udf_fields." + sdptest.VulnUDF, Type: mapping.Dropdown, Value: []byte(`"P1"`)})
+	})
+	ev.prepare(t)
+	if w := ev.eng.Warnings(); len(w) != 1 || !strings.Contains(w[0], sdptest.VulnUDF) || ev.eng.Catalog().Options != nil {
+		t.Fatalf("warnings %q, options %v", w, ev.eng.Catalog().Options)
+	}
+}
+
+func TestExportRejectsBadOptions(t *testing.T) {
+	ev := newEnv(t, nil)
+	ev.prepare(t)
+	_, err := ev.eng.Export(context.Background(), seq(vulns(1)), &engine.ExportOptions{
+		MinSeverity: 9, Statuses: []faraday.Status{faraday.StatusOpen, 0}, IDs: []int64{3, -1}, Total: -2,
+	})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"MinSeverity 9", "Statuses[1] 0", "IDs[1] -1", "Total -2"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if n := callCount(ev.srv, http.MethodPost, "/requests"); n != 0 {
+		t.Fatalf("%d creates", n)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -331,5 +332,205 @@ func TestDroppedFieldReported(t *testing.T) {
 		if l, err := ev.links.Get(context.Background(), it.Key); err != nil || l.State != faraday.LinkLinked {
 			t.Fatalf("the ticket must still be linked: %+v %v", l, err)
 		}
+	}
+}
+
+// TestExportToCloud runs an export against the cloud flavour: OAuth
+// tokens from the Zoho accounts endpoint, 18-digit ids with display ids,
+// and the cloud UI's links.
+func TestExportToCloud(t *testing.T) {
+	srv := sdptest.NewServer(sdptest.WithCloud(""))
+	t.Cleanup(srv.Close)
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	hc := &http.Client{Transport: tr}
+	zs, err := servicedesk.NewZohoTokenSource(servicedesk.ZohoConfig{
+		ClientID: sdptest.DefaultClientID, ClientSecret: sdptest.DefaultClientSecret, RefreshToken: sdptest.DefaultRefreshToken,
+		AccountsURL: srv.AccountsURL(), HTTPClient: hc,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdp, err := servicedesk.NewClient(srv.URL(), servicedesk.WithCloudPortal(srv.Portal()), servicedesk.WithAuthenticator(zs),
+		servicedesk.WithHTTPClient(hc), servicedesk.WithRetry(1, time.Millisecond, 2*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := faraday.NewMemoryLinkStore()
+	eng, err := engine.New(engine.Config{SDP: sdp, Mapping: loadConfig(t), Links: links})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := eng.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := eng.Export(ctx, seq(vulns(3)), nil)
+	if err != nil || rep.Created != 3 {
+		t.Fatalf("export: %v", err)
+	}
+	for _, it := range rep.Items {
+		if len(it.TicketID) < 15 || it.DisplayID == "" || it.DisplayID == it.TicketID {
+			t.Fatalf("ticket id %q display id %q", it.TicketID, it.DisplayID)
+		}
+		if !strings.Contains(it.URL, "/app/"+srv.Portal()+"/ui/requests/"+it.TicketID+"/details") {
+			t.Fatalf("UI link %q", it.URL)
+		}
+	}
+	if srv.TokenGrants() != 1 {
+		t.Fatalf("%d access tokens issued, want 1", srv.TokenGrants())
+	}
+}
+
+// TestRateLimitedCreatesFailAloneAndLeaveNoIntent: SDP rate-limits the
+// creates (its clock frozen, so the window never turns); the refused ones
+// fail one by one after the client's retries, without stopping the run,
+// and leave no intent behind, so the re-run creates them without a search.
+func TestRateLimitedCreatesFailAloneAndLeaveNoIntent(t *testing.T) {
+	frozen := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	ev := newEnv(t, nil, sdptest.WithClock(func() time.Time { return frozen }))
+	ev.prepare(t)
+	if err := ev.srv.AddFault(sdptest.Fault{Kind: sdptest.RateLimit, Method: http.MethodPost, Path: "/requests", PerSecond: 5}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	vs := vulns(12)
+	rep, err := ev.eng.Export(ctx, seq(vs), nil)
+	if err != nil {
+		t.Fatalf("Export stopped: %v", err)
+	}
+	if rep.Created != 5 || rep.Failed != 7 {
+		t.Fatalf("created %d failed %d, want 5 and 7", rep.Created, rep.Failed)
+	}
+	for _, it := range rep.Items {
+		if it.Outcome == engine.Failed && !errors.Is(it.Err, servicedesk.ErrRateLimited) {
+			t.Fatalf("vuln %s: %v, want ErrRateLimited", it.Key, it.Err)
+		}
+	}
+	ev.srv.ClearFaults()
+	ev.srv.ResetCalls()
+	rep, err = ev.eng.Export(ctx, seq(vs), nil)
+	if err != nil || rep.Created != 7 || searches(ev.srv) != 0 {
+		t.Fatalf("re-run: %v, created %d, %d searches", err, rep.Created, searches(ev.srv))
+	}
+}
+
+// TestPendingGrace: a fresh pending intent is another run's create in
+// progress and is left alone; once older than the grace it is finished.
+func TestPendingGrace(t *testing.T) {
+	var mu sync.Mutex
+	clock := time.Now()
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	ev := newEnv(t, func(_ *mapping.Config, c *engine.Config) { c.PendingGrace, c.Now = time.Minute, now })
+	ev.prepare(t)
+	ctx := context.Background()
+	v := vuln(2, faraday.SeverityHigh)
+	tag, _ := ev.eng.Mapper().Tag("acme", 2)
+	if _, err := ev.links.CompareAndSet(ctx, faraday.Link{Key: vulnKey(v), ServiceDeskEntry: faraday.ServiceDeskEntry{
+		State: faraday.LinkPending, Tag: tag, CreatedAt: faraday.NewTime(now())}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	ev.srv.ResetCalls()
+	rep, err := ev.eng.Export(ctx, seq([]*faraday.Vuln{v}), nil)
+	if err != nil || rep.Skipped != 1 || len(ev.srv.Calls()) != 0 {
+		t.Fatalf("fresh intent: %v %+v, %d calls", err, rep.Items, len(ev.srv.Calls()))
+	}
+	mu.Lock()
+	clock = clock.Add(2 * time.Minute)
+	mu.Unlock()
+	rep, err = ev.eng.Export(ctx, seq([]*faraday.Vuln{v}), nil)
+	if err != nil || rep.Created != 1 || searches(ev.srv) != 1 {
+		t.Fatalf("stale intent: %v %+v, %d searches", err, rep.Items, searches(ev.srv))
+	}
+}
+
+// TestTwoReplicasExportOnce: two engines (two replicas) share a link store
+// and export the same vulns at the same time; with PendingGrace each vuln
+// gets exactly one ticket.
+func TestTwoReplicasExportOnce(t *testing.T) {
+	ev := newEnv(t, func(_ *mapping.Config, c *engine.Config) { c.PendingGrace = time.Minute })
+	ev.prepare(t)
+	other, err := engine.New(engine.Config{SDP: ev.sdp, Mapping: ev.cfg, Links: ev.links, Concurrency: 4, PendingGrace: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Prepare(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	vs := vulns(120)
+	var wg sync.WaitGroup
+	reps := make([]*engine.Report, 2)
+	for i, eng := range []*engine.Engine{ev.eng, other} {
+		wg.Go(func() {
+			rep, err := eng.Export(context.Background(), seq(vs), nil)
+			if err != nil {
+				t.Error(err)
+			}
+			reps[i] = rep
+		})
+	}
+	wg.Wait()
+	if reps[0] == nil || reps[1] == nil {
+		t.FailNow()
+	}
+	if c := reps[0].Created + reps[1].Created; c != len(vs) {
+		t.Fatalf("%d + %d created, want %d in all", reps[0].Created, reps[1].Created, len(vs))
+	}
+	for id, n := range ticketsByTag(t, ev.srv, ev.eng.Mapper(), vs) {
+		if n != 1 {
+			t.Fatalf("vuln %d has %d tickets", id, n)
+		}
+	}
+}
+
+// TestPendingUnderAnOldTag: the tag format changed between a crashed run
+// and the next. The ticket made under the old tag is found by it; a vuln
+// whose ticket was never made gets one under the new tag.
+func TestPendingUnderAnOldTag(t *testing.T) {
+	ev := newEnv(t, nil)
+	ev.prepare(t)
+	ctx := context.Background()
+	made, lost := vuln(1, faraday.SeverityHigh), vuln(2, faraday.SeverityHigh)
+	old := func(id int64) string { return fmt.Sprintf("[OLD acme/%d]", id) }
+	// The crashed run created vuln 1's ticket under the old tag.
+	in, err := ev.eng.Mapper().Request(made, ev.eng.RequesterID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Subject = old(1) + " " + made.Name
+	ticket, err := ev.sdp.Requests.Create(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []*faraday.Vuln{made, lost} {
+		if _, err := ev.links.CompareAndSet(ctx, faraday.Link{Key: vulnKey(v), ServiceDeskEntry: faraday.ServiceDeskEntry{
+			State: faraday.LinkPending, Tag: old(v.ID)}}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := ev.eng.Export(ctx, seq([]*faraday.Vuln{made, lost}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[int64]engine.Item{}
+	for _, it := range rep.Items {
+		byID[it.Key.VulnID] = it
+	}
+	if it := byID[1]; it.Outcome != engine.Found || it.TicketID != string(ticket.ID) {
+		t.Fatalf("vuln 1: %+v, want found %s", it, ticket.ID)
+	}
+	if it := byID[2]; it.Outcome != engine.Created {
+		t.Fatalf("vuln 2: %+v, want created", it)
+	}
+	newTag, _ := ev.eng.Mapper().Tag("acme", 2)
+	l, _ := ev.links.Get(ctx, vulnKey(lost))
+	if l.Tag != newTag {
+		t.Fatalf("vuln 2 linked under tag %q, want the new %q", l.Tag, newTag)
+	}
+	if r, _ := ev.srv.Request(l.RequestID); !mapping.HasTag(r.Subject, newTag) {
+		t.Fatalf("vuln 2's ticket subject %q lacks %q", r.Subject, newTag)
+	}
+	if n := callCount(ev.srv, http.MethodPost, "/requests"); n != 2 {
+		t.Fatalf("%d creates, want the test's and vuln 2's", n)
 	}
 }

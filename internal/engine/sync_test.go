@@ -3,10 +3,11 @@ package engine_test
 import (
 	"context"
 	"errors"
-	"io"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/vulndesk/mesd/faraday"
 	"github.com/vulndesk/mesd/internal/engine"
+	"github.com/vulndesk/mesd/mapping"
 	"github.com/vulndesk/mesd/servicedesk"
 	"github.com/vulndesk/mesd/servicedesk/sdptest"
 	"github.com/vulndesk/mesd/webhook"
@@ -39,6 +41,12 @@ func (h *hook) outcomes() []webhook.Outcome {
 // it, with the seed's payload.
 func withWebhook(t *testing.T, ev *env) *hook {
 	t.Helper()
+	return withWebhookLinks(t, ev, ev.links)
+}
+
+// withWebhookLinks is withWebhook with the handler on links of its own.
+func withWebhookLinks(t *testing.T, ev *env, links faraday.LinkStore) *hook {
+	t.Helper()
 	tokens := faraday.NewMemoryTokenStore()
 	_, token, err := faraday.IssueToken(context.Background(), tokens, faraday.UserToken{UserID: 1, Alias: "sdp", Scope: faraday.ScopeServiceDesk})
 	if err != nil {
@@ -46,7 +54,7 @@ func withWebhook(t *testing.T, ev *env) *hook {
 	}
 	hk := &hook{vulns: webhook.NewMemoryVulnStore()}
 	hk.h, err = webhook.NewHandler(webhook.Config{
-		Tokens: tokens, Links: ev.links, Statuses: ev.eng.Mapper(), Vulns: hk.vulns,
+		Tokens: tokens, Links: links, Statuses: ev.eng.Mapper(), Vulns: hk.vulns,
 		Logger:    slog.New(slog.DiscardHandler),
 		OnOutcome: func(o webhook.Outcome) { hk.mu.Lock(); hk.out = append(hk.out, o); hk.mu.Unlock() },
 	})
@@ -83,9 +91,30 @@ func waitDeliveries(t *testing.T, srv *sdptest.Server, n int) []sdptest.Delivery
 // re-opened goes out as "Open", and "Open" comes in as open, so an echo
 // taken for a change would turn the re-opened vuln into an open one.
 func TestStatusPushEchoChangesNothing(t *testing.T) {
-	ev := newEnv(t, nil)
-	ev.prepare(t)
-	hk := withWebhook(t, ev)
+	t.Run("memory", func(t *testing.T) {
+		ev := newEnv(t, nil)
+		ev.prepare(t)
+		testEcho(t, ev, withWebhook(t, ev))
+	})
+	// The engine and the webhook each open the link file, as two
+	// processes do.
+	t.Run("file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "links.json")
+		open := func() *faraday.FileLinkStore {
+			s, err := faraday.OpenFileLinkStore(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		}
+		ev := newEnv(t, func(_ *mapping.Config, c *engine.Config) { c.Links = open() })
+		ev.prepare(t)
+		testEcho(t, ev, withWebhookLinks(t, ev, open()))
+	})
+}
+
+func testEcho(t *testing.T, ev *env, hk *hook) {
 	ctx := context.Background()
 	v := vuln(1, faraday.SeverityHigh)
 	key := faraday.VulnKey{Workspace: "acme", VulnID: 1}
@@ -258,27 +287,36 @@ func vulnKey(v *faraday.Vuln) faraday.VulnKey {
 	return faraday.VulnKey{Workspace: v.WorkspaceName, VulnID: v.ID}
 }
 
-// closureRule answers every close with the 4003 SDP gives when a closure
-// rule wants fields filled (hand-written after the documented error table;
-// sdptest has no closure rules).
-func closureRule(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/close") {
-			w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = io.WriteString(w, `{"response_status":{"status_code":4000,"status":"failed","messages":[`+
-				`{"status_code":4003,"type":"failed","message":"Closure rule violation: following fields should be filled","fields":["resolution","closure_code"]}]}}`)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+// closureRule answers every close with the error SDP gives when closure
+// rules want fields filled: 4003, or 4012 as for any mandatory field
+// (hand-written after the documented error table; sdptest has no closure
+// rules).
+func closureRule(code int) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/close") {
+				w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = fmt.Fprintf(w, `{"response_status":{"status_code":4000,"status":"failed","messages":[`+
+					`{"status_code":%d,"type":"failed","message":"Closure rule violation: following fields should be filled","fields":["resolution","closure_code"]}]}}`, code)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // TestClosureRuleReported: a close refused by a closure rule is reported
 // for that vuln with the fields SDP wants, the link keeps the earlier push,
 // and the other vulns' pushes go on.
 func TestClosureRuleReported(t *testing.T) {
-	ev := newEnvFront(t, closureRule, nil)
+	for _, code := range []int{4003, 4012} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) { testClosureRule(t, code) })
+	}
+}
+
+func testClosureRule(t *testing.T, code int) {
+	ev := newEnvFront(t, closureRule(code), nil)
 	ev.prepare(t)
 	ctx := context.Background()
 	vs := vulns(3)
@@ -296,8 +334,12 @@ func TestClosureRuleReported(t *testing.T) {
 		byID[it.Key.VulnID] = it
 	}
 	it := byID[1]
-	if it.Outcome != engine.Failed || !errors.Is(it.Err, servicedesk.ErrClosureRule) {
-		t.Fatalf("vuln 1: %s %v, want failed with ErrClosureRule", it.Outcome, it.Err)
+	want := servicedesk.ErrClosureRule
+	if code == 4012 {
+		want = servicedesk.ErrMandatoryField
+	}
+	if it.Outcome != engine.Failed || !errors.Is(it.Err, want) {
+		t.Fatalf("vuln 1: %s %v, want failed with %v", it.Outcome, it.Err, want)
 	}
 	for _, f := range []string{"resolution", "closure_code", "Closure rule violation"} {
 		if !strings.Contains(it.Err.Error(), f) {
@@ -437,5 +479,50 @@ func TestIncomingReconcileLostPushOvertaken(t *testing.T) {
 	ev.srv.ResetCalls()
 	if rep, err := ev.eng.ReconcileIncoming(ctx, seq([]*faraday.Vuln{v}), vst, nil); err != nil || rep.UpToDate != 1 || len(ev.srv.Calls()) != 1 {
 		t.Fatalf("second reconcile: %v, %d calls", err, len(ev.srv.Calls()))
+	}
+}
+
+// TestIncomingReconcileEdges: vulns without a ticket or with an unfinished
+// one are skipped, a ticket SDP no longer has fails its vuln alone, and a
+// page SDP cannot serve fails its vulns without stopping the run.
+func TestIncomingReconcileEdges(t *testing.T) {
+	ev := newEnv(t, nil)
+	ev.prepare(t)
+	ctx := context.Background()
+	vs := vulns(4)
+	if _, err := ev.eng.Export(ctx, seq(vs[:2]), nil); err != nil {
+		t.Fatal(err)
+	}
+	tag, _ := ev.eng.Mapper().Tag("acme", 3)
+	if _, err := ev.links.CompareAndSet(ctx, faraday.Link{Key: vulnKey(vs[2]), ServiceDeskEntry: faraday.ServiceDeskEntry{State: faraday.LinkPending, Tag: tag}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	// Vuln 2's link points at a ticket SDP does not have.
+	if _, err := faraday.UpdateLink(ctx, ev.links, vulnKey(vs[1]), 0, func(l *faraday.Link) error { l.RequestID = "999999"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	vst := webhook.NewMemoryVulnStore()
+	for _, v := range vs {
+		vst.Put(vulnKey(v), v.Status)
+	}
+	rep, err := ev.eng.ReconcileIncoming(ctx, seq(vs), vst, &engine.ReconcileOptions{Total: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]engine.Outcome{1: engine.UpToDate, 2: engine.Failed, 3: engine.Skipped, 4: engine.Skipped}
+	for _, it := range rep.Items {
+		if it.Outcome != want[it.Key.VulnID] {
+			t.Errorf("vuln %d: %s (%s %v), want %s", it.Key.VulnID, it.Outcome, it.Reason, it.Err, want[it.Key.VulnID])
+		}
+		if it.Key.VulnID == 2 && !errors.Is(it.Err, servicedesk.ErrNotFound) {
+			t.Errorf("vuln 2: %v, want ErrNotFound", it.Err)
+		}
+	}
+	if err := ev.srv.AddFault(sdptest.Fault{Kind: sdptest.ServerError, Status: 503, Method: http.MethodGet, Path: "/requests"}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = ev.eng.ReconcileIncoming(ctx, seq(vs), vst, nil)
+	if err != nil || rep.Failed != 2 || rep.Skipped != 2 {
+		t.Fatalf("with SDP failing: %v, failed %d skipped %d", err, rep.Failed, rep.Skipped)
 	}
 }

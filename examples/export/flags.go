@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vulndesk/mesd/examples/internal/refkey"
 	"github.com/vulndesk/mesd/faraday"
 	"github.com/vulndesk/mesd/servicedesk"
 )
@@ -31,6 +32,7 @@ func usagef(format string, args ...any) error {
 type options struct {
 	config string
 	state  string
+	refKey string
 
 	faradayURL string
 	workspace  string
@@ -65,6 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.config, "config", "mesd.json", "mapping configuration `file` (JSON)")
 	fs.StringVar(&o.state, "state", defaultState, "vuln ↔ ticket link store `file` (shared with webhook-server -links)")
+	fs.StringVar(&o.refKey, "reference-key", "", "`file` of the key that signs the tickets' footer references (default: the -state file's name + \".key\", made on first use; "+refkey.EnvVar+" overrides)")
 	fs.StringVar(&o.faradayURL, "faraday-url", "", "Faraday base `URL` to read vulns from (FARADAY_TOKEN, or FARADAY_USER and FARADAY_PASSWORD)")
 	fs.StringVar(&o.workspace, "workspace", "", "Faraday `workspace` (with -csv: the workspace the export came from)")
 	fs.StringVar(&o.csv, "csv", "", "read vulns from this Faraday CSV export `file` instead of a Faraday server")

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/vulndesk/mesd/examples/internal/refkey"
 	"github.com/vulndesk/mesd/faraday"
 	"github.com/vulndesk/mesd/internal/engine"
 	"github.com/vulndesk/mesd/mapping"
@@ -133,7 +134,17 @@ func newApp(o *options, getenv func(string) string) (*app, error) {
 	if a.links, err = faraday.OpenFileLinkStore(o.state); err != nil {
 		return nil, usagef("-state: %v", err)
 	}
-	ec := engine.Config{SDP: a.sdp, Mapping: a.cfg, Links: a.links, Concurrency: o.concurrency}
+	keyPath := o.refKey
+	if keyPath == "" {
+		keyPath = refkey.PathFor(o.state)
+	}
+	key, err := refkey.Load(keyPath, getenv)
+	if err != nil {
+		a.close()
+		return nil, usagef("-reference-key: %v", err)
+	}
+	ec := engine.Config{SDP: a.sdp, Mapping: a.cfg, Links: a.links, Concurrency: o.concurrency,
+		MappingOptions: []mapping.Option{mapping.WithReferenceKey(key)}}
 	if o.rate > 0 {
 		ec.Rate, ec.Burst = rate.Limit(o.rate), max(1, int(o.rate))
 	}

@@ -263,7 +263,14 @@ func (q *quickstart) step2Config(ctx context.Context) error {
 	q.cfg = cfg
 	// One vuln at a time, so that the story reads in order (the export
 	// program works on several at once).
-	eng, err := engine.New(engine.Config{SDP: q.sc, Mapping: cfg, Links: q.links, Concurrency: 1})
+	// The footer references are signed with a key the webhook verifies
+	// (it is the same Mapper here; separate programs share a key file).
+	key, err := mapping.NewReferenceKey()
+	if err != nil {
+		return fmt.Errorf("step 2: %w", err)
+	}
+	eng, err := engine.New(engine.Config{SDP: q.sc, Mapping: cfg, Links: q.links, Concurrency: 1,
+		MappingOptions: []mapping.Option{mapping.WithReferenceKey(key)}})
 	if err != nil {
 		return fmt.Errorf("step 2: %w", err)
 	}

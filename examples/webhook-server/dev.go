@@ -11,6 +11,7 @@ import (
 	"github.com/vulndesk/mesd/examples/sample"
 	"github.com/vulndesk/mesd/faraday"
 	"github.com/vulndesk/mesd/faraday/faradaytest"
+	"github.com/vulndesk/mesd/mapping"
 	"github.com/vulndesk/mesd/webhook"
 )
 
@@ -49,7 +50,11 @@ func startDev(ctx context.Context) (*devSetup, error) {
 		}
 	}
 	cfg := sample.ConfigJSON()
-	m, err := mapperOf("sample config.json", cfg)
+	key, err := mapping.NewReferenceKey() // in memory, like the rest of -dev
+	if err != nil {
+		return fail(err)
+	}
+	m, err := mapperOf("sample config.json", cfg, mapping.WithReferenceKey(key))
 	if err != nil {
 		return fail(err)
 	}
@@ -107,9 +112,12 @@ func (d *devSetup) print(w io.Writer, base string) {
 	}
 	_ = tw.Flush()
 	_, _ = fmt.Fprintf(w, "Dev token (scope service_desk):\n  TOKEN=%s\n", d.token)
+	// The footer reference the export writes into ticket 102's description,
+	// signed with this run's key: the webhook finds the vuln by it.
+	_, _ = fmt.Fprintf(w, "Footer reference of ticket 102 (vuln %s/2):\n  REF=%s\n", sample.Workspace, d.mapper.Reference(sample.Workspace, 2))
 	_, _ = fmt.Fprintf(w, "Try (ticket 102 to Resolved closes vuln acme/2):\n"+
 		"  curl -sS %s%s -H 'X-ServiceDesk-Token: 1' -H 'Content-Type: application/json' \\\n"+
-		"    -d '{\"status\": \"Resolved\", \"desc\": \"<p>fixed</p>\", \"id\": \"102\", \"Authorization\": \"'\"$TOKEN\"'\"}'\n",
+		"    -d '{\"status\": \"Resolved\", \"desc\": \"<p>fixed</p><p>'\"$REF\"'</p>\", \"id\": \"102\", \"Authorization\": \"'\"$TOKEN\"'\"}'\n",
 		base, webhook.Path)
 }
 

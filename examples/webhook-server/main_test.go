@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/vulndesk/mesd/examples/internal/refkey"
 	"github.com/vulndesk/mesd/examples/sample"
 	"github.com/vulndesk/mesd/faraday"
 	"github.com/vulndesk/mesd/faraday/faradaytest"
@@ -120,11 +121,17 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	cfg.FaradayURL = fsrv.URL()
-	m, err := mapping.New(cfg)
+	dir := t.TempDir()
+	// The key the server finds beside its link store, as the export
+	// program leaves it there.
+	key, err := refkey.Load(refkey.PathFor(filepath.Join(dir, "links.json")), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	m, err := mapping.New(cfg, mapping.WithReferenceKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
 	data, err := json.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -154,6 +161,12 @@ func newWorld(t *testing.T) *world {
 }
 
 func (w *world) path(name string) string { return filepath.Join(w.dir, name) }
+
+// desc is a ticket description as the export wrote it for vuln acme/id:
+// some text and the signed footer reference.
+func (w *world) desc(text string, id int64) string {
+	return "<p>" + text + "</p><p>Reference: " + w.mapper.Reference(sample.Workspace, id).String() + "</p>"
+}
 
 func (w *world) getenv(k string) string { return w.env[k] }
 
@@ -337,7 +350,7 @@ func TestServeDeadLetterAndReplay(t *testing.T) {
 	if err := w.faraday.SetReadOnly(sample.Workspace, true); err != nil {
 		t.Fatal(err)
 	}
-	body := `{"status": "On Hold", "desc": "<p>accepted</p>", "id": "102", "Authorization": "` + tok + `"}`
+	body := `{"status": "On Hold", "desc": "` + w.desc("accepted", 2) + `", "id": "102", "Authorization": "` + tok + `"}`
 	code, answer := post(t, s.url, body, nil)
 	if code != http.StatusServiceUnavailable {
 		t.Fatalf("delivery: %d %s, want 503", code, answer)
@@ -395,8 +408,12 @@ func TestServeDev(t *testing.T) {
 	if !strings.Contains(s.out.String(), "curl -sS "+s.url+webhook.Path) {
 		t.Fatalf("no curl line for %s:\n%s", s.url, s.out)
 	}
+	ref := regexp.MustCompile(`REF=(\S+)`).FindStringSubmatch(s.out.String())
+	if ref == nil {
+		t.Fatalf("no dev reference printed:\n%s", s.out)
+	}
 	// The printed curl line's payload.
-	body := `{"status": "Resolved", "desc": "<p>fixed</p>", "id": "102", "Authorization": "` + m[1] + `"}`
+	body := `{"status": "Resolved", "desc": "<p>fixed</p><p>` + ref[1] + `</p>", "id": "102", "Authorization": "` + m[1] + `"}`
 	code, answer := post(t, s.url, body, map[string]string{webhook.HeaderToken: "1"})
 	if code != http.StatusOK || answer != `{"result":"updated","vuln":"acme/2","status":"closed"}` {
 		t.Fatalf("dev delivery: %d %q", code, answer)

@@ -113,7 +113,7 @@ func TestTokenCommandsAcrossProcesses(t *testing.T) {
 		t.Fatal("the token file holds the token in clear")
 	}
 
-	body := `{"status": "On Hold", "desc": "<p>x</p>", "id": "102", "Authorization": "` + tok + `"}`
+	body := `{"status": "On Hold", "desc": "` + w.desc("x", 2) + `", "id": "102", "Authorization": "` + tok + `"}`
 	if code, answer := post(t, url, body, nil); code != 200 || !strings.Contains(answer, `"updated"`) {
 		t.Fatalf("delivery with the new token: %d %s", code, answer)
 	}

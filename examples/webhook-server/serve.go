@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vulndesk/mesd/examples/internal/refkey"
 	"github.com/vulndesk/mesd/faraday"
 	"github.com/vulndesk/mesd/mapping"
 	"github.com/vulndesk/mesd/webhook"
@@ -30,6 +31,7 @@ type storeFlags struct {
 	faradayURL  string
 	tokens      string
 	links       string
+	refKey      string
 	deadLetters string
 	idPolicy    string
 	proxies     string
@@ -41,6 +43,7 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.faradayURL, "faraday-url", "", "Faraday base `URL` (credentials from FARADAY_TOKEN, or FARADAY_USER and FARADAY_PASSWORD)")
 	fs.StringVar(&f.tokens, "tokens", defaultTokens, "token store `file` (see the token command)")
 	fs.StringVar(&f.links, "links", defaultLinks, "vuln ↔ ticket link store `file` (the export program's -state)")
+	fs.StringVar(&f.refKey, "reference-key", "", "`file` of the key that verifies the tickets' footer references (default: the -links file's name + \".key\", shared with the export program; "+refkey.EnvVar+" overrides)")
 	fs.StringVar(&f.deadLetters, "dead-letters", defaultDeadLetters, "`file` that deliveries which could not be applied are appended to (see replay)")
 	fs.StringVar(&f.idPolicy, "id-policy", "if-present", "use of the payload's \"id\" field: if-present, required (the recommended payload) or ignored (the seed's payload)")
 	fs.StringVar(&f.proxies, "trusted-proxies", "", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed")
@@ -75,20 +78,20 @@ func parseProxies(s string) ([]netip.Prefix, error) {
 }
 
 // loadMapper reads and validates a configuration file.
-func loadMapper(path string) (*mapping.Mapper, error) {
+func loadMapper(path string, opts ...mapping.Option) (*mapping.Mapper, error) {
 	data, err := os.ReadFile(path) //nolint:gosec // the user names the configuration file
 	if err != nil {
 		return nil, usagef("config: %v", err)
 	}
-	return mapperOf(path, data)
+	return mapperOf(path, data, opts...)
 }
 
-func mapperOf(name string, data []byte) (*mapping.Mapper, error) {
+func mapperOf(name string, data []byte, opts ...mapping.Option) (*mapping.Mapper, error) {
 	cfg, err := mapping.LoadConfig(data)
 	if err != nil {
 		return nil, usagef("config %s: %v", name, err)
 	}
-	m, err := mapping.New(cfg)
+	m, err := mapping.New(cfg, opts...)
 	if err != nil {
 		return nil, usagef("config %s: %v", name, err)
 	}
@@ -135,7 +138,15 @@ func (p *parts) close() {
 // openParts opens the file stores, the configuration and the Faraday client.
 func openParts(f *storeFlags, getenv func(string) string) (*parts, error) {
 	p := &parts{}
-	m, err := loadMapper(f.config)
+	keyPath := f.refKey
+	if keyPath == "" {
+		keyPath = refkey.PathFor(f.links)
+	}
+	key, err := refkey.Load(keyPath, getenv)
+	if err != nil {
+		return nil, usagef("-reference-key: %v", err)
+	}
+	m, err := loadMapper(f.config, mapping.WithReferenceKey(key))
 	if err != nil {
 		return nil, err
 	}

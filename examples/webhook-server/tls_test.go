@@ -68,7 +68,7 @@ func TestServeTLS(t *testing.T) {
 	}
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	defer tr.CloseIdleConnections()
-	body := `{"status": "Resolved", "desc": "<p>x</p>", "id": "102", "Authorization": "` + tok + `"}`
+	body := `{"status": "Resolved", "desc": "` + w.desc("x", 2) + `", "id": "102", "Authorization": "` + tok + `"}`
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.url+webhook.Path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

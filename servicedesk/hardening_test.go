@@ -350,3 +350,51 @@ func TestCertificateErrorsAreNotRetried(t *testing.T) {
 		t.Errorf("%d connections made, want 1: a certificate error must not be retried", n)
 	}
 }
+
+// TestFormattingNeverRevealsZohoSecrets: the cloud token source holds a
+// client secret, a refresh token and, once fetched, an access token; no fmt
+// verb on the source, on a client using it or on a copy of that client
+// shows any of them.
+func TestFormattingNeverRevealsZohoSecrets(t *testing.T) {
+	t.Parallel()
+	const (
+		secret  = "zoho-client-secret-0123456789"
+		refresh = "1000.zoho-refresh-token-abcdef"
+		access  = "1000.zoho-access-token-fedcba"
+	)
+	accounts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, `{"access_token":"`+access+`","expires_in":3600,"api_domain":"https://www.zohoapis.com","token_type":"Bearer"}`)
+	}))
+	defer accounts.Close()
+	src, err := servicedesk.NewZohoTokenSource(servicedesk.ZohoConfig{
+		ClientID: "client-id", ClientSecret: secret, RefreshToken: refresh, AccountsURL: accounts.URL,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := src.Token(context.Background()); err != nil || tok != access {
+		t.Fatalf("Token = %q, %v", tok, err)
+	}
+	c, err := servicedesk.NewClient("https://sdpondemand.manageengine.com", servicedesk.WithCloudPortal("itdesk"),
+		servicedesk.WithAuthenticator(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := struct{ Auth servicedesk.Authenticator }{src}
+	values := map[string]any{
+		"source": src, "source value": reflect.ValueOf(src).Elem().Interface(),
+		"*Client": c, "Client": reflect.ValueOf(c).Elem().Interface(),
+		"struct holding it": holder, "pointer to it": &holder,
+	}
+	verbs := []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%t", "%b", "%o", "%e", "%U", "%c", "%p", "%10.3s"}
+	for name, v := range values {
+		for _, verb := range verbs {
+			s := fmt.Sprintf(verb, v)
+			for _, sec := range []string{secret, refresh, access} {
+				if strings.Contains(s, sec) || strings.Contains(strings.ToLower(s), fmt.Sprintf("%x", sec)) {
+					t.Errorf("%s formatted with %s reveals a secret: %s", name, verb, s)
+				}
+			}
+		}
+	}
+}

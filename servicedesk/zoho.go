@@ -144,18 +144,19 @@ type ZohoConfig struct {
 // It is safe for concurrent use. Its String method and errors never show
 // the client secret, the refresh token or an access token.
 type ZohoTokenSource struct {
-	clientID, clientSecret, refreshToken string
-	tokenURL                             string
-	hc                                   *http.Client
-	now                                  func() time.Time
-	margin                               time.Duration
-	logger                               *slog.Logger
+	clientID                   string
+	clientSecret, refreshToken secretText
+	tokenURL                   string
+	hc                         *http.Client
+	now                        func() time.Time
+	margin                     time.Duration
+	logger                     *slog.Logger
 
 	mu        sync.Mutex
-	access    string
-	expiry    time.Time // when access expires
-	renewAt   time.Time // when access is renewed
-	issued    time.Time // when access was obtained
+	access    secretText // nil: none yet
+	expiry    time.Time  // when access expires
+	renewAt   time.Time  // when access is renewed
+	issued    time.Time  // when access was obtained
 	apiDomain string
 	flight    *tokenFlight
 	refreshes []time.Time // starts of the refreshes in the window, oldest first
@@ -207,7 +208,7 @@ func NewZohoTokenSource(cfg ZohoConfig) (*ZohoTokenSource, error) {
 		return nil, fmt.Errorf("servicedesk: negative Zoho expiry margin %v", cfg.ExpiryMargin)
 	}
 	z := &ZohoTokenSource{
-		clientID: cfg.ClientID, clientSecret: cfg.ClientSecret, refreshToken: cfg.RefreshToken,
+		clientID: cfg.ClientID, clientSecret: newSecretText(cfg.ClientSecret), refreshToken: newSecretText(cfg.RefreshToken),
 		tokenURL: u.String(), now: cfg.Now, margin: cfg.ExpiryMargin, logger: cfg.Logger,
 	}
 	if z.now == nil {
@@ -233,6 +234,26 @@ func (z *ZohoTokenSource) String() string {
 
 // GoString shows the token endpoint only.
 func (z *ZohoTokenSource) GoString() string { return z.String() }
+
+// Format prints what String prints for every verb, so that no verb (%d,
+// %x, %t, …) reaches the credentials through fmt's printing of fields.
+func (z *ZohoTokenSource) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, z.String()) }
+
+// accessText returns the cached access token, or "" when there is none.
+// The caller holds z.mu.
+func (z *ZohoTokenSource) accessText() string {
+	if z.access == nil {
+		return ""
+	}
+	return z.access()
+}
+
+// secretText holds a secret in a closure: fmt prints a func as an address,
+// so a struct holding one never shows the secret, whatever the verb or the
+// depth at which it is printed.
+type secretText func() string
+
+func newSecretText(s string) secretText { return func() string { return s } }
 
 // Token returns a valid access token, refreshing it when it is missing or
 // about to expire.
@@ -282,7 +303,7 @@ func (z *ZohoTokenSource) Reauthenticate(ctx context.Context, rejected *http.Req
 	}
 	z.mu.Lock()
 	age := z.now().Sub(z.issued)
-	fresh := z.access == old && age < ZohoFreshTokenAge
+	fresh := z.accessText() == old && age < ZohoFreshTokenAge
 	z.mu.Unlock()
 	if fresh {
 		return false, fmt.Errorf("servicedesk: the access token was rejected %v after Zoho issued it; not renewed, as a new one would be refused alike: check the OAuth scopes (for example SDPOnDemand.setup.READ for templates, SDPOnDemand.users.READ for users), the portal and the data centre",
@@ -306,11 +327,11 @@ func (z *ZohoTokenSource) token(ctx context.Context, rejected string) (string, e
 	for {
 		z.mu.Lock()
 		now := z.now()
-		if rejected != "" && z.access == rejected {
-			z.access = ""
+		if rejected != "" && z.accessText() == rejected {
+			z.access = nil
 		}
-		if z.access != "" && now.Before(z.renewAt) {
-			tok := z.access
+		if z.access != nil && now.Before(z.renewAt) {
+			tok := z.access()
 			z.mu.Unlock()
 			return tok, nil
 		}
@@ -341,7 +362,7 @@ func (z *ZohoTokenSource) token(ctx context.Context, rejected string) (string, e
 
 		z.mu.Lock()
 		if err == nil {
-			z.access = tr.accessToken
+			z.access = newSecretText(tr.accessToken)
 			z.expiry = now.Add(tr.expiresIn)
 			z.renewAt = z.expiry.Add(-min(z.margin, tr.expiresIn/2))
 			z.issued = now
@@ -382,8 +403,8 @@ func (z *ZohoTokenSource) refresh(ctx context.Context) (*zohoToken, error) {
 	form := url.Values{
 		"grant_type":    {"refresh_token"},
 		"client_id":     {z.clientID},
-		"client_secret": {z.clientSecret},
-		"refresh_token": {z.refreshToken},
+		"client_secret": {z.clientSecret()},
+		"refresh_token": {z.refreshToken()},
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, z.tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {

@@ -268,7 +268,8 @@ func TestConcurrentUse(t *testing.T) {
 	rs := receiver(t, nil)
 	must(t, s.AddTrigger(sdptest.Trigger{Name: "all", URL: rs.URL, Payload: `{"s":"${{request.status}}"}`, Modified: []string{"status.name"}}))
 	must(t, s.AddFault(sdptest.Fault{Kind: sdptest.TooManyRequests, Method: "GET", Path: "/requests", Times: 5, RetryAfter: "0"}))
-	c := newClient(t, s)
+	// More retries than faults: one worker may meet all five 429s in a row.
+	c := newClient(t, s, servicedesk.WithRetry(6, time.Millisecond, 2*time.Millisecond))
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)

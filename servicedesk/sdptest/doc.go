@@ -27,8 +27,11 @@
 // # Endpoints
 //
 // Requests: GET and POST /requests, GET and PUT /requests/{id}, PUT
-// /requests/{id}/close, GET and POST /requests/{id}/notes, GET
-// /requests/{id}/notes/{note_id}, GET /requests/_metainfo. Templates: GET
+// /requests/{id}/close, /assign and /pickup, GET and POST
+// /requests/{id}/notes and /resolutions, GET /requests/{id}/notes/{note_id},
+// the trash (DELETE /requests/{id}/move_to_trash on-premises, DELETE
+// /requests/{id} on cloud; trashed requests leave lists, a second delete is
+// 4016 "Already in trash"), GET /requests/_metainfo. Templates: GET
 // /request_templates, /request_templates/{id} and
 // /request_templates/{id}/layouts. Lookups: GET /priorities, /statuses,
 // /urgencies, /impacts, /levels, /modes, /request_types, /sites,

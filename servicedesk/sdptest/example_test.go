@@ -2,11 +2,14 @@ package sdptest_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/vulndesk/mesd/servicedesk"
@@ -118,4 +121,56 @@ func ExampleServer_AddFault() {
 	}
 	fmt.Println(srv.FaultCount(sdptest.TooManyRequests), srv.FaultCount(sdptest.ServerError), len(srv.Calls()))
 	// Output: 1 1 4
+}
+
+// A test replaces the seeded lookups with its instance's own.
+func ExampleWithSeed() {
+	seed := sdptest.DefaultSeed()
+	seed.Priorities = []sdptest.SeedPriority{{Name: "P4"}, {Name: "P3"}, {Name: "P2"}, {Name: "P1", Color: "#ff0000"}}
+	srv := sdptest.NewServer(sdptest.WithSeed(seed))
+	defer srv.Close()
+
+	id, _ := srv.ID("priority", "p1")
+	fmt.Println(id, srv.Seed().Priorities[3].Name)
+	// Output: 4 P1
+}
+
+// The cloud flavour serves the API under /app/<portal>/api/v3 and issues
+// access tokens from its fake Zoho accounts endpoint.
+func ExampleWithCloud() {
+	srv := sdptest.NewServer(sdptest.WithCloud("itdesk"))
+	defer srv.Close()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
+
+	resp, err := hc.PostForm(srv.AccountsURL()+"/oauth/v2/token", url.Values{
+		"grant_type": {"refresh_token"}, "client_id": {sdptest.DefaultClientID},
+		"client_secret": {sdptest.DefaultClientSecret}, "refresh_token": {sdptest.DefaultRefreshToken},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int    `json:"expires_in"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&tok)
+	_ = resp.Body.Close()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	req, _ := http.NewRequest(http.MethodGet, srv.APIURL()+"/statuses", nil)
+	req.Header.Set("Authorization", "Zoho-oauthtoken "+tok.AccessToken)
+	req.Header.Set("Accept", servicedesk.MediaType)
+	resp, err = hc.Do(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_ = resp.Body.Close()
+	fmt.Println(strings.TrimPrefix(srv.APIURL(), srv.URL()), tok.ExpiresIn, resp.StatusCode)
+	// Output: /app/itdesk/api/v3 3600 200
 }

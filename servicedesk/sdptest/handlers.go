@@ -85,6 +85,9 @@ func (s *Server) updateLocked(id string, input []byte) (int, any, *apiError) {
 	if e := s.apply(r, ent, false); e != nil {
 		return 0, nil, e
 	}
+	if miss := missingMandatory(r); len(miss) > 0 {
+		return 0, nil, errMandatory(miss...)
+	}
 	s.commitEdit(old, r)
 	return http.StatusOK, entity("request", s.build(old)), nil
 }
@@ -241,16 +244,23 @@ func (s *Server) listNotes(id string, input []byte) (int, any, *apiError) {
 	if s.cloud {
 		key = "request_notes"
 	}
-	return s.list(input, key, rows, nil, "id")
+	sample := s.renderNote(&noteRec{}, r, false)
+	return s.list(input, key, rows, sample, nil, "id")
 }
 
 func (s *Server) listRequests(input []byte) (int, any, *apiError) {
 	rows := make([]map[string]any, 0, len(s.order))
+	recs := make([]*reqRec, 0, len(s.order))
 	for _, r := range s.order {
+		if r.trashedOn != 0 {
+			continue // trashed requests leave the list
+		}
 		rows = append(rows, s.render(r))
+		recs = append(recs, r)
 	}
-	trim := func(i int, full map[string]any) map[string]any { return s.listRow(full, s.order[i]) }
-	return s.list(input, "requests", rows, trim, "created_time")
+	trim := func(i int, full map[string]any) map[string]any { return s.listRow(full, recs[i]) }
+	sample := s.build(&reqRec{status: s.cat.defStatus, template: s.cat.defTemplate})
+	return s.list(input, "requests", rows, sample, trim, "created_time")
 }
 
 // routeLookup serves the lookup endpoints.
@@ -265,7 +275,7 @@ func (s *Server) routeLookup(seg []string, input []byte) (int, any, *apiError) {
 				for _, sc := range cat.subs {
 					rows = append(rows, map[string]any{"id": sc.id, "name": sc.name, "deleted": false, "category": cat.ref()})
 				}
-				return s.list(input, "subcategories", rows, nil, "")
+				return s.list(input, "subcategories", rows, nil, nil, "")
 			}
 		}
 		return 0, nil, errNotFound()
@@ -278,7 +288,7 @@ func (s *Server) routeLookup(seg []string, input []byte) (int, any, *apiError) {
 					for _, it := range sc.items {
 						rows = append(rows, map[string]any{"id": it.id, "name": it.name, "deleted": false, "subcategory": sc.ref()})
 					}
-					return s.list(input, "items", rows, nil, "")
+					return s.list(input, "items", rows, nil, nil, "")
 				}
 			}
 		}
@@ -349,7 +359,7 @@ func (s *Server) routeLookup(seg []string, input []byte) (int, any, *apiError) {
 		}
 		return 0, nil, errNotFound()
 	}
-	return s.list(input, key, rows, nil, "")
+	return s.list(input, key, rows, nil, nil, "")
 }
 
 // metainfo describes the request fields: the UDFs with their types.
@@ -381,4 +391,97 @@ func udfType(fieldType string) string {
 		return "lookup"
 	}
 	return "string"
+}
+
+// assignRequest serves PUT /requests/{id}/assign (group and technician
+// from input_data) and PUT /requests/{id}/pickup (the caller, the seed's
+// first user, becomes the technician). Both are edits.
+func (s *Server) assignRequest(id string, pickup bool, input []byte) (int, any, *apiError) {
+	old, ok := s.reqs[id]
+	if !ok {
+		return 0, nil, errNotFound()
+	}
+	r := old.clone()
+	if pickup {
+		r.technician = s.cat.users[0]
+		s.commitEdit(old, r)
+		return http.StatusOK, actionOK("Request(s) picked up successfully."), nil
+	}
+	ent, e := decodeEntity(input, "request")
+	if e != nil {
+		return 0, nil, e
+	}
+	for k := range ent {
+		if k != "group" && k != "technician" {
+			return 0, nil, errExtraKey(k)
+		}
+	}
+	if e := s.apply(r, ent, false); e != nil {
+		return 0, nil, e
+	}
+	s.commitEdit(old, r)
+	return http.StatusOK, actionOK("Assigned successfully."), nil
+}
+
+// addResolution serves POST /requests/{id}/resolutions, an edit of the
+// request's resolution.
+func (s *Server) addResolution(id string, input []byte) (int, any, *apiError) {
+	old, ok := s.reqs[id]
+	if !ok {
+		return 0, nil, errNotFound()
+	}
+	ent, e := decodeEntity(input, "resolution")
+	if e != nil {
+		return 0, nil, e
+	}
+	raw, _ := json.Marshal(map[string]any{"resolution": ent})
+	var wrapped map[string]json.RawMessage
+	_ = json.Unmarshal(raw, &wrapped)
+	r := old.clone()
+	if e := s.apply(r, wrapped, false); e != nil {
+		return 0, nil, e
+	}
+	if strings.TrimSpace(r.resolution) == "" {
+		return 0, nil, errMandatory("content")
+	}
+	r.resolvedBy, r.resolvedOn = s.cat.users[0], s.now().UnixMilli()
+	s.commitEdit(old, r)
+	return http.StatusOK, actionOK("Resolution added successfully."), nil
+}
+
+func (s *Server) getResolution(id string) (int, any, *apiError) {
+	r, ok := s.reqs[id]
+	if !ok {
+		return 0, nil, errNotFound()
+	}
+	res := map[string]any{"content": nullableString(r.resolution), "resolution_attachments": []any{},
+		"submitted_by": s.renderUser(r.resolvedBy), "submitted_on": nil}
+	if r.resolvedOn != 0 {
+		res["submitted_on"] = timePair(r.resolvedOn)
+	}
+	return http.StatusOK, map[string]any{"resolution": res, "response_status": successStatus()}, nil
+}
+
+// trashPath reports whether seg is the flavour's delete path: DELETE
+// /requests/{id}/move_to_trash on-premises, DELETE /requests/{id} on cloud.
+func (s *Server) trashPath(seg []string) bool {
+	if s.cloud {
+		return len(seg) == 2 && seg[0] == "requests"
+	}
+	return len(seg) == 3 && seg[0] == "requests" && seg[2] == "move_to_trash"
+}
+
+// trashRequest moves a request to the trash: it leaves lists, stays
+// readable by id, and a second delete is answered 4016 "Already in trash".
+func (s *Server) trashRequest(id string) (int, any, *apiError) {
+	r, ok := s.reqs[id]
+	if !ok {
+		return 0, nil, errNotFound()
+	}
+	if r.trashedOn != 0 {
+		return 0, nil, &apiError{status: http.StatusBadRequest, msgs: []apiMsg{{code: 4016, message: "Already in trash"}}}
+	}
+	r.trashedOn = s.now().UnixMilli()
+	r.view = nil
+	return http.StatusOK, entity("request", s.render(r)), nil
 }

@@ -432,13 +432,19 @@ func matchAll(cs []criterion, row map[string]any) bool {
 // them under key. trim, when set, turns a matching full row (by its index
 // in rows) into its list-view row. defaultSort is the sort field echoed
 // when the call names none ("" for none).
-func (s *Server) list(input []byte, key string, rows []map[string]any, trim func(int, map[string]any) map[string]any, defaultSort string) (int, any, *apiError) {
+//
+// Field names in list_info are checked against sample's keys, or the first
+// row's when sample is nil (any name passes on an empty list without one).
+func (s *Server) list(input []byte, key string, rows []map[string]any, sample map[string]any, trim func(int, map[string]any) map[string]any, defaultSort string) (int, any, *apiError) {
+	if sample == nil && len(rows) > 0 {
+		sample = rows[0]
+	}
 	fieldOK := func(f string) bool {
-		if f == "" || len(rows) == 0 {
+		if f == "" || sample == nil {
 			return f != ""
 		}
 		first, _, _ := strings.Cut(f, ".")
-		_, ok := rows[0][first]
+		_, ok := sample[first]
 		return ok
 	}
 	li, e := parseListInfo(input, fieldOK)

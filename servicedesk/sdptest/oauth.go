@@ -18,7 +18,8 @@ const (
 )
 
 // AccountsURL returns the base URL of the fake Zoho accounts server (the
-// server itself): tokens come from AccountsURL() + "/oauth/v2/token".
+// server itself): tokens come from AccountsURL() + "/oauth/v2/token". Only
+// the cloud flavour serves that endpoint.
 func (s *Server) AccountsURL() string { return s.ts.URL }
 
 // TokenGrants returns how many access tokens the accounts endpoint has

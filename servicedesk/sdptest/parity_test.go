@@ -95,12 +95,12 @@ func decodeAny(t *testing.T, b []byte) any {
 
 var exactPaths = map[string]bool{
 	"$": true, "$.request": true, "$.requests[]": true, "$.note": true, "$.notes[]": true,
-	"$.response_status": true, "$.response_status[]": true, "$.response_status.messages[]": true,
+	"$.response_status": true, "$.response_status[]": true, "$.response_status.messages[]": true, "$.resolution": true,
 }
 
 // TestParity answers each recorded call the fake serves and compares the
-// shapes. Recordings of calls the fake does not serve (delete, assign,
-// pickup, resolutions, note edit and delete, links, 4002) are left out.
+// shapes. Recordings of calls the fake does not serve (note edit and
+// delete, links, the 4002 permission error) are left out.
 func TestParity(t *testing.T) {
 	onprem := newServer(t)
 	cloud := cloudServer(t)
@@ -120,6 +120,11 @@ func TestParity(t *testing.T) {
 		"due_by_time":{"value":"1893456000000"}}}`
 	id := create(onprem, full)
 	closedID := create(onprem, `{"request":{"subject":"to close"}}`)
+	trashID := create(onprem, `{"request":{"subject":"to trash"}}`)
+	cloudID := create(cloud, `{"request":{"subject":"cloud resolution"}}`)
+	if a := rawCall(t, cloud, hc, "POST", "/requests/"+cloudID+"/resolutions", `{"resolution":{"content":"<p>patched</p>"}}`); a.status != 200 {
+		t.Fatalf("cloud resolution: HTTP %d %s", a.status, a.body)
+	}
 	noteID := ""
 
 	type pcase struct {
@@ -145,6 +150,15 @@ func TestParity(t *testing.T) {
 			`{"request":{"closure_info":{"requester_ack_resolution":true,"closure_comments":"done"}}}`, 200, exactPaths},
 		{[]string{"rapid7_onprem", "close_request_request_already_closed.json"}, onprem, "PUT", "/requests/" + closedID + "/close",
 			`{"request":{"closure_info":{"closure_comments":"again"}}}`, 400, exactPaths},
+		{[]string{"rapid7_onprem", "assign_request.json"}, onprem, "PUT", "/requests/" + id + "/assign",
+			`{"request":{"group":{"name":"Security Team"},"technician":{"name":"Sam Okafor"}}}`, 200, exactPaths},
+		{[]string{"rapid7_onprem", "pickup_request.json"}, onprem, "PUT", "/requests/" + id + "/pickup", "", 200, exactPaths},
+		{[]string{"rapid7_onprem", "add_resolution.json"}, onprem, "POST", "/requests/" + id + "/resolutions",
+			`{"resolution":{"content":"<p>patched</p>","add_to_linked_requests":false}}`, 200, exactPaths},
+		{[]string{"rapid7_onprem", "get_resolution.json"}, onprem, "GET", "/requests/" + id + "/resolutions", "", 200, exactPaths},
+		{[]string{"rapid7_onprem", "delete_request.json"}, onprem, "DELETE", "/requests/" + trashID + "/move_to_trash", "", 200, exactPaths},
+		{[]string{"rapid7_onprem", "delete_request_request_already_deleted.json"}, onprem, "DELETE", "/requests/" + trashID + "/move_to_trash", "", 400, exactPaths},
+		{[]string{"xsoar_cloud", "resolution.json"}, cloud, "GET", "/requests/" + cloudID + "/resolutions", "", 200, exactPaths},
 		{[]string{"rapid7_onprem", "add_request_incorrect_level.json"}, onprem, "POST", "/requests",
 			`{"request":{"subject":"x","level":{"name":"Tier 9"}}}`, 400, exactPaths},
 		{[]string{"rapid7_onprem", "get_list_request_invalid_sort_field.json"}, onprem, "GET", "/requests",

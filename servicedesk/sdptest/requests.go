@@ -43,6 +43,9 @@ type reqRec struct {
 	schedStart     *int64
 	schedEnd       *int64
 	resolution     string
+	resolvedBy     *userRec
+	resolvedOn     int64
+	trashedOn      int64 // 0 unless in the trash
 	closure        map[string]any
 	udf            map[string]any
 	notes          []*noteRec
@@ -168,6 +171,15 @@ func (s *Server) build(r *reqRec) map[string]any {
 	}
 	if r.closure != nil {
 		m["closure_info"] = r.closure
+	}
+	if r.trashedOn != 0 {
+		m["is_trashed"] = true
+		if s.cloud {
+			m["deleted_time"] = timePair(r.trashedOn)
+		} else {
+			m["deleted_by"] = s.renderUser(s.cat.users[0])
+			m["deleted_on"] = timePair(r.trashedOn)
+		}
 	}
 	return m
 }

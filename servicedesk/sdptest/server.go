@@ -406,7 +406,7 @@ func (s *Server) ID(kind, name string) (string, bool) {
 
 // serve is the server's handler.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == tokenPath {
+	if r.URL.Path == tokenPath && s.cloud {
 		s.serveCall(w, r, tokenPath, s.serveToken)
 		return
 	}
@@ -614,6 +614,14 @@ func (s *Server) route(method, rel string, input []byte) (int, any) {
 		status, body, e = s.addNote(seg[1], input)
 	case len(seg) == 4 && seg[0] == "requests" && seg[2] == "notes" && get:
 		status, body, e = s.getNote(seg[1], seg[3])
+	case len(seg) == 3 && seg[0] == "requests" && (seg[2] == "assign" || seg[2] == "pickup") && method == http.MethodPut:
+		status, body, e = s.assignRequest(seg[1], seg[2] == "pickup", input)
+	case len(seg) == 3 && seg[0] == "requests" && seg[2] == "resolutions" && method == http.MethodPost:
+		status, body, e = s.addResolution(seg[1], input)
+	case len(seg) == 3 && seg[0] == "requests" && seg[2] == "resolutions" && get:
+		status, body, e = s.getResolution(seg[1])
+	case method == http.MethodDelete && s.trashPath(seg):
+		status, body, e = s.trashRequest(seg[1])
 	case get:
 		status, body, e = s.routeLookup(seg, input)
 	default:

@@ -1,13 +1,17 @@
 package mapping_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/vulndesk/mesd/faraday"
 	"github.com/vulndesk/mesd/mapping"
+	"github.com/vulndesk/mesd/servicedesk"
+	"github.com/vulndesk/mesd/servicedesk/sdptest"
 )
 
 // Load a configuration, validate it, and check it against what the
@@ -110,4 +114,53 @@ func ExampleMapper_Request() {
 	// <b>Description</b><br>The parameter &#34;q&#34; is echoed back.<br>Already escaped: &amp;lt;b&amp;gt;
 	// acme 604 true
 	// apply closed
+}
+
+// Compose the public pieces without the engine: a host's own export loop
+// for one vuln against a fake ServiceDesk. The link store keeps a pending
+// intent before the create, so a crash in between is repaired by
+// CreateOnce on the next run instead of making a second ticket.
+func Example_composition() {
+	ctx := context.Background()
+	srv := sdptest.NewServer()
+	defer srv.Close()
+	sdp, _ := servicedesk.NewClient(srv.URL(), servicedesk.WithAuthToken(sdptest.DefaultAuthToken))
+	cfg, _ := mapping.ParseConfig([]byte(`{"faraday_url": "https://faraday.example.com",
+	  "requester": {"login_name": "dreyes"},
+	  "priorities": {"critical": "Urgent", "high": "High", "medium": "Medium", "low": "Low", "info": "Low", "unclassified": "Low"},
+	  "incoming": {"Open": "open", "Resolved": "closed", "Closed": "closed"},
+	  "outgoing": {"open": "Open", "closed": "Closed", "re-opened": "Open", "risk-accepted": "On Hold"},
+	  "templates": [{"name": "Default Request"}]}`))
+	m, err := mapping.New(cfg)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	requester, _ := sdp.Users.Find(ctx, m.RequesterConfig().LoginName)
+	links := faraday.NewMemoryLinkStore()
+	v := &faraday.Vuln{ID: 7, WorkspaceName: "acme", Name: "Outdated OpenSSL", Severity: faraday.SeverityCritical,
+		Status: faraday.StatusOpen, Confirmed: true}
+
+	tag, _ := m.Tag(v.WorkspaceName, v.ID)
+	key := faraday.VulnKey{Workspace: v.WorkspaceName, VulnID: v.ID}
+	pending, err := links.CompareAndSet(ctx, faraday.Link{Key: key,
+		ServiceDeskEntry: faraday.ServiceDeskEntry{State: faraday.LinkPending, Tag: tag}}, 0)
+	if err != nil {
+		fmt.Println(err) // already linked or pending: use CreateOnce instead
+		return
+	}
+	in, _ := m.Request(v, requester.ID)
+	req, err := sdp.Requests.Create(ctx, in)
+	if err != nil {
+		fmt.Println(err) // the intent stays pending; the next run calls CreateOnce
+		return
+	}
+	uiLink, _ := sdp.RequestURL(req.ID)
+	entry, _ := m.TrackerEntry(v, req, uiLink, time.Now())
+	linked, err := links.CompareAndSet(ctx, faraday.Link{Key: key, ServiceDeskEntry: *entry}, pending.Revision)
+	fmt.Println(req.Subject, "|", req.Priority.Name, "|", req.Requester.Name)
+	fmt.Println(linked.State, linked.RequestID == string(req.ID), linked.LastPushedStatus, err)
+	// Output:
+	// [FRD acme/7] Outdated OpenSSL | Urgent | Dana Reyes
+	// linked true Open <nil>
 }

@@ -1,0 +1,521 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/vulndesk/mesd/faraday"
+	"github.com/vulndesk/mesd/mapping"
+	"github.com/vulndesk/mesd/servicedesk"
+)
+
+// ExportOptions select the vulns of an export and say what to do with
+// linked ones. The zero value (or nil) exports every confirmed vuln whose
+// status is open or re-opened and leaves linked vulns alone.
+type ExportOptions struct {
+	// IDs, when set, keeps only the vulns with these ids (in any
+	// workspace).
+	IDs []int64
+	// MinSeverity, when set, keeps only vulns of this severity or higher.
+	MinSeverity faraday.Severity
+	// Statuses, when set, keeps only vulns with one of these statuses, and
+	// makes tickets for vulns of any of them. When empty, every status is
+	// kept for linked vulns (see PushStatus) but tickets are made only for
+	// open and re-opened vulns: a ticket is work to do, and a closed vuln
+	// asks for none.
+	Statuses []faraday.Status
+	// PushStatus pushes the status of linked vulns to their tickets where
+	// it differs (see Engine.Export).
+	PushStatus bool
+	// Reconcile searches SDP for each unlinked vuln's tag before creating
+	// its ticket, for a new link store against an SDP that already holds
+	// tickets made by an earlier setup. It costs one search per vuln.
+	Reconcile bool
+	// Total is the number of vulns the source will yield, when known; it
+	// is passed on in Progress.
+	Total int
+	// Progress, when set, is called after each vuln, one call at a time
+	// (from the engine's workers; keep it short).
+	Progress func(Progress)
+}
+
+// Export works through vulns: unconfirmed and unselected vulns are skipped;
+// a vuln without a link gets a ticket (pending intent, create, link); a
+// vuln whose pending intent an earlier run left gets its ticket through
+// CreateOnce, which finds it if the earlier run made it; a linked vuln is
+// left alone or, with PushStatus, gets its status pushed. Up to
+// Config.Concurrency vulns are worked on at once.
+//
+// The source may be any iterator: faraday's Vulns.All, the CSV export
+// reader's records, a slice. Its errors are recorded as failed items and
+// the run goes on (a malformed CSV row does not stop an export); a
+// source that stops after an error ends the run there.
+//
+// Export returns the report of every vuln seen, and an error when the run
+// stopped early: a *SystemicError (also in Report.Err), or the context's
+// error. Vulns the run did not reach are NotAttempted. After a stop, the
+// link store is consistent: a ticket whose create was answered is linked,
+// and one whose answer was lost is found by the next run. Export needs
+// Prepare to have succeeded. Two runs exporting the same vulns at the same
+// time through one link store are not guarded against each other: the
+// pending intent of one looks like a crashed run's to the other.
+func (e *Engine) Export(ctx context.Context, vulns iter.Seq2[*faraday.Vuln, error], opts *ExportOptions) (*Report, error) {
+	p := e.state()
+	if p == nil {
+		return nil, ErrNotPrepared
+	}
+	if opts == nil {
+		opts = &ExportOptions{}
+	}
+	sel := newSelection(opts)
+	rec := newRecorder(opts.Total, e.now, opts.Progress)
+	r := &run{e: e, p: p, opts: opts, sel: sel, rec: rec}
+
+	jobs := make(chan *faraday.Vuln)
+	var wg sync.WaitGroup
+	for range e.cfg.Concurrency {
+		wg.Go(func() {
+			for v := range jobs {
+				if r.stopped() || ctx.Err() != nil {
+					rec.add(r.notAttempted(vulnKey(v)))
+					continue
+				}
+				rec.add(r.export(ctx, v))
+			}
+		})
+	}
+	seen := make(map[faraday.VulnKey]struct{})
+	for v, err := range vulns {
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			rec.add(Item{Outcome: Failed, Reason: "the source could not read a vuln", Err: err})
+			continue
+		}
+		if v == nil {
+			continue
+		}
+		key := vulnKey(v)
+		if reason := sel.skip(v); reason != "" {
+			rec.add(Item{Key: key, Outcome: Skipped, Reason: reason})
+			continue
+		}
+		if _, dup := seen[key]; dup {
+			rec.add(Item{Key: key, Outcome: Skipped, Reason: "repeated in the input"})
+			continue
+		}
+		seen[key] = struct{}{}
+		if r.stopped() || ctx.Err() != nil {
+			rec.add(r.notAttempted(key))
+			break
+		}
+		select {
+		case jobs <- v:
+		case <-ctx.Done():
+			rec.add(r.notAttempted(key))
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	err := r.stopErr()
+	if err == nil {
+		err = ctx.Err()
+	}
+	return rec.finish(err), err
+}
+
+// selection applies ExportOptions' filters.
+type selection struct {
+	ids      map[int64]bool
+	min      faraday.Severity
+	statuses map[faraday.Status]bool
+}
+
+func newSelection(o *ExportOptions) *selection {
+	s := &selection{min: o.MinSeverity}
+	if len(o.IDs) > 0 {
+		s.ids = make(map[int64]bool, len(o.IDs))
+		for _, id := range o.IDs {
+			s.ids[id] = true
+		}
+	}
+	if len(o.Statuses) > 0 {
+		s.statuses = make(map[faraday.Status]bool, len(o.Statuses))
+		for _, st := range o.Statuses {
+			s.statuses[st] = true
+		}
+	}
+	return s
+}
+
+func (s *selection) skip(v *faraday.Vuln) string {
+	switch {
+	case !v.Confirmed:
+		return "not confirmed"
+	case s.ids != nil && !s.ids[v.ID]:
+		return "not among the selected ids"
+	case s.min.Valid() && v.Severity < s.min:
+		return fmt.Sprintf("severity %s is below %s", v.Severity, s.min)
+	case s.statuses != nil && !s.statuses[v.Status]:
+		return fmt.Sprintf("status %s is not selected", v.Status)
+	}
+	return ""
+}
+
+// creates reports whether a ticket is made for an unlinked vuln.
+func (s *selection) creates(v *faraday.Vuln) bool {
+	if s.statuses != nil {
+		return true
+	}
+	return v.Status == faraday.StatusOpen || v.Status == faraday.StatusReopened
+}
+
+func vulnKey(v *faraday.Vuln) faraday.VulnKey {
+	return faraday.VulnKey{Workspace: v.WorkspaceName, VulnID: v.ID}
+}
+
+// run is one Export or reconcile.
+type run struct {
+	e    *Engine
+	p    *prepared
+	opts *ExportOptions
+	sel  *selection
+	rec  *recorder
+
+	stop     atomic.Bool
+	stopOnce sync.Once
+	stopWith error
+}
+
+func (r *run) stopped() bool { return r.stop.Load() }
+
+// halt records the systemic failure that stops the run; only the first
+// one is kept and logged.
+func (r *run) halt(err *SystemicError) {
+	r.stopOnce.Do(func() {
+		r.stopWith = err
+		r.stop.Store(true)
+		r.e.cfg.Logger.Error("engine: run stopped", slog.String("vuln", err.Vuln.String()), slog.String("error", err.Error()))
+	})
+}
+
+func (r *run) stopErr() error {
+	if !r.stop.Load() {
+		return nil
+	}
+	return r.stopWith
+}
+
+func (r *run) notAttempted(key faraday.VulnKey) Item {
+	err := ErrStopped
+	if cause := r.stopErr(); cause != nil {
+		err = fmt.Errorf("%w: %w", ErrStopped, cause)
+	}
+	return Item{Key: key, Outcome: NotAttempted, Err: err}
+}
+
+// failed records a vuln's failure, or stops the run when the failure is
+// systemic.
+func (r *run) failed(key faraday.VulnKey, it Item, err error, op opKind) Item {
+	it.Key, it.Outcome, it.Err = key, Failed, err
+	if systemic(err, op) {
+		se := &SystemicError{Vuln: key, Err: err}
+		if errors.Is(err, servicedesk.ErrMandatoryField) {
+			se.MandatoryFields = servicedesk.MandatoryFields(err)
+		}
+		r.halt(se)
+		return it
+	}
+	r.e.cfg.Logger.Warn("engine: vuln failed", slog.String("vuln", key.String()), slog.String("error", err.Error()))
+	return it
+}
+
+// opKind tells calls apart where one SDP answer means different things.
+type opKind int
+
+const (
+	opCreate opKind = iota // create, search
+	opTicket               // update or close of one ticket
+	opStore                // link store
+)
+
+// systemic reports whether err is a failure of the setup rather than of
+// one vuln.
+func systemic(err error, op opKind) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if op == opStore {
+		return !errors.Is(err, faraday.ErrTicketLinked) && !errors.Is(err, faraday.ErrInvalidLink)
+	}
+	var se *servicedesk.Error
+	if errors.As(err, &se) {
+		switch {
+		case errors.Is(err, servicedesk.ErrUnauthorized), errors.Is(err, servicedesk.ErrForbidden),
+			errors.Is(err, servicedesk.ErrMandatoryField), errors.Is(err, servicedesk.ErrUnexpectedContent):
+			return true
+		case errors.Is(err, servicedesk.ErrAlreadyClosed), errors.Is(err, servicedesk.ErrClosureRule):
+			return false
+		case errors.Is(err, servicedesk.ErrInvalidInput):
+			// A lookup name of the configuration SDP does not know.
+			return true
+		case errors.Is(err, servicedesk.ErrNotFound):
+			// No requests API at the URL; for one ticket, that ticket is
+			// gone.
+			return op == opCreate
+		}
+		return false
+	}
+	// Transport failures that no retry will mend.
+	var dns *net.DNSError
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dns)
+}
+
+// definite reports whether SDP certainly did not act on a failed write: it
+// answered with a client error (a refused input, credentials, a rate
+// limit). Anything else (a server error, a lost answer, a timeout) may
+// have taken effect.
+func definite(err error) bool {
+	var se *servicedesk.Error
+	return errors.As(err, &se) && se.HTTPStatus >= 400 && se.HTTPStatus < 500
+}
+
+// export handles one selected vuln.
+func (r *run) export(ctx context.Context, v *faraday.Vuln) Item {
+	e := r.e
+	key := vulnKey(v)
+	link, err := e.cfg.Links.Get(ctx, key)
+	switch {
+	case errors.Is(err, faraday.ErrLinkNotFound):
+		if !r.sel.creates(v) {
+			return Item{Key: key, Outcome: Skipped, Reason: fmt.Sprintf("no ticket is made for a %s vuln", v.Status)}
+		}
+		return r.create(ctx, v, key)
+	case err != nil:
+		return r.failed(key, Item{}, fmt.Errorf("reading the link: %w", err), opStore)
+	}
+	switch link.State {
+	case faraday.LinkPending:
+		return r.finishPending(ctx, v, link)
+	case faraday.LinkLinked:
+		if r.opts.PushStatus {
+			return r.push(ctx, v, link)
+		}
+		return linkedItem(link, UpToDate, "linked")
+	}
+	return r.failed(key, Item{}, fmt.Errorf("%w: link state %q", faraday.ErrInvalidLink, link.State), opTicket)
+}
+
+func linkedItem(l faraday.Link, o Outcome, reason string) Item {
+	return Item{Key: l.Key, Outcome: o, Reason: reason, TicketID: l.RequestID, DisplayID: l.DisplayID, URL: l.URL}
+}
+
+// wait takes a token of the engine's write limiter.
+func (r *run) wait(ctx context.Context) error {
+	if r.e.limiter == nil {
+		return nil
+	}
+	return r.e.limiter.Wait(ctx)
+}
+
+// create writes the pending intent, creates the ticket and links it.
+func (r *run) create(ctx context.Context, v *faraday.Vuln, key faraday.VulnKey) Item {
+	e, m := r.e, r.p.mapper
+	in, err := m.Request(v, r.p.requesterID)
+	if err != nil {
+		return r.failed(key, Item{}, err, opTicket)
+	}
+	tag, err := m.Tag(key.Workspace, key.VulnID)
+	if err != nil {
+		return r.failed(key, Item{}, err, opTicket)
+	}
+	pending := faraday.Link{Key: key, ServiceDeskEntry: faraday.ServiceDeskEntry{
+		State: faraday.LinkPending, Tag: tag, CreatedAt: faraday.NewTime(e.now()),
+	}}
+	pl, err := e.cfg.Links.CompareAndSet(ctx, pending, 0)
+	if errors.Is(err, faraday.ErrConflict) {
+		// Another writer made the link since we read it: decide again.
+		return r.export(ctx, v)
+	}
+	if err != nil {
+		return r.failed(key, Item{}, fmt.Errorf("writing the pending intent: %w", err), opStore)
+	}
+	if r.opts.Reconcile {
+		return r.createOnce(ctx, v, pl, in)
+	}
+	if err := r.wait(ctx); err != nil {
+		r.dropPending(ctx, pl)
+		return r.failed(key, Item{}, err, opCreate)
+	}
+	req, err := e.cfg.SDP.Requests.Create(ctx, in)
+	if err != nil {
+		if definite(err) {
+			r.dropPending(ctx, pl)
+		}
+		r.learn(in, err)
+		return r.failed(key, Item{}, fmt.Errorf("creating the ticket: %w", err), opCreate)
+	}
+	return r.link(ctx, v, pl, req, Created, nil)
+}
+
+// createOnce finishes a pending intent: it finds the ticket by its tag or
+// creates it.
+func (r *run) createOnce(ctx context.Context, v *faraday.Vuln, pl faraday.Link, in *servicedesk.RequestInput) Item {
+	key := pl.Key
+	if err := r.wait(ctx); err != nil {
+		return r.failed(key, Item{}, err, opCreate)
+	}
+	req, created, err := r.e.cfg.SDP.Requests.CreateOnce(ctx, pl.Tag, in)
+	var dup *servicedesk.DuplicateError
+	var note error
+	switch {
+	case errors.As(err, &dup) && req != nil:
+		note = err
+	case err != nil:
+		r.learn(in, err)
+		return r.failed(key, Item{}, fmt.Errorf("finding or creating the ticket: %w", err), opCreate)
+	}
+	o := Found
+	if created {
+		o = Created
+	}
+	return r.link(ctx, v, pl, req, o, note)
+}
+
+// finishPending handles a vuln whose pending intent an earlier run left.
+func (r *run) finishPending(ctx context.Context, v *faraday.Vuln, pl faraday.Link) Item {
+	m := r.p.mapper
+	in, err := m.Request(v, r.p.requesterID)
+	if err != nil {
+		return r.failed(pl.Key, Item{}, err, opTicket)
+	}
+	tag, err := m.Tag(pl.Key.Workspace, pl.Key.VulnID)
+	if err != nil {
+		return r.failed(pl.Key, Item{}, err, opTicket)
+	}
+	if tag != pl.Tag {
+		// The tag format changed since the intent was written: look for a
+		// ticket under the old tag first, then carry on with the new one.
+		if err := r.wait(ctx); err != nil {
+			return r.failed(pl.Key, Item{}, err, opCreate)
+		}
+		found, err := r.e.cfg.SDP.Requests.FindByTag(ctx, pl.Tag)
+		if err != nil {
+			return r.failed(pl.Key, Item{}, fmt.Errorf("searching for the ticket: %w", err), opCreate)
+		}
+		if len(found) > 0 {
+			var note error
+			if len(found) > 1 {
+				ids := make([]servicedesk.ID, 0, len(found)-1)
+				for _, f := range found[1:] {
+					ids = append(ids, f.ID)
+				}
+				note = &servicedesk.DuplicateError{Tag: pl.Tag, Kept: found[0].ID, Duplicates: ids}
+			}
+			return r.link(ctx, v, pl, found[0], Found, note)
+		}
+		next := pl.Clone()
+		next.Tag = tag
+		nl, err := r.e.cfg.Links.CompareAndSet(ctx, next, pl.Revision)
+		if errors.Is(err, faraday.ErrConflict) {
+			return r.export(ctx, v)
+		}
+		if err != nil {
+			return r.failed(pl.Key, Item{}, fmt.Errorf("rewriting the pending intent: %w", err), opStore)
+		}
+		pl = nl
+	}
+	return r.createOnce(ctx, v, pl, in)
+}
+
+// link turns the pending intent into the linked entry. The write is not
+// cancelled with ctx: the ticket exists, so the link must be kept.
+func (r *run) link(ctx context.Context, v *faraday.Vuln, pl faraday.Link, req *servicedesk.Request, o Outcome, note error) Item {
+	e := r.e
+	wctx := context.WithoutCancel(ctx)
+	url, err := e.cfg.SDP.RequestURL(req.ID)
+	if err != nil {
+		url = ""
+	}
+	entry, err := r.p.mapper.TrackerEntry(v, req, url, e.now())
+	if err != nil {
+		return r.failed(pl.Key, Item{TicketID: string(req.ID)}, fmt.Errorf("recording the ticket: %w", err), opTicket)
+	}
+	entry.Tag = pl.Tag
+	errGone := errors.New("the pending intent was replaced")
+	l, err := faraday.UpdateLink(wctx, e.cfg.Links, pl.Key, 0, func(l *faraday.Link) error {
+		if l.Revision == 0 || l.State != faraday.LinkPending || l.Tag != pl.Tag {
+			return errGone
+		}
+		l.ServiceDeskEntry = *entry
+		return nil
+	})
+	if err != nil {
+		op := opStore
+		if errors.Is(err, errGone) {
+			op = opTicket
+		}
+		return r.failed(pl.Key, Item{TicketID: string(req.ID)}, fmt.Errorf("linking ticket %s: %w", req.ID, err), op)
+	}
+	it := linkedItem(l, o, "")
+	it.Status = l.LastPushedStatus
+	it.Err = note
+	return it
+}
+
+// dropPending removes an intent whose create SDP certainly refused, so the
+// next run creates without a search.
+func (r *run) dropPending(ctx context.Context, pl faraday.Link) {
+	err := r.e.cfg.Links.Delete(context.WithoutCancel(ctx), pl.Key, pl.Revision)
+	if err != nil && !errors.Is(err, faraday.ErrConflict) && !errors.Is(err, faraday.ErrLinkNotFound) {
+		r.e.cfg.Logger.Warn("engine: could not drop a pending intent; the next run will search for it",
+			slog.String("vuln", pl.Key.String()), slog.String("error", err.Error()))
+	}
+}
+
+// learn records the mandatory fields a 4012 answer named for the request's
+// template, so that the next Prepare reports them.
+func (r *run) learn(in *servicedesk.RequestInput, err error) {
+	if !errors.Is(err, servicedesk.ErrMandatoryField) || in.Template == nil {
+		return
+	}
+	for _, k := range []string{string(in.Template.ID), in.Template.Name} {
+		if k != "" {
+			r.e.learned.Learn(servicedesk.ID(k), err)
+		}
+	}
+}
+
+// knownStatus is the ticket's status as the link knows it: the later of
+// the last push and the last incoming change.
+func knownStatus(l *faraday.Link) string {
+	st, at := l.LastPushedStatus, l.LastPushedAt.Time
+	if li := l.LastIncoming; li != nil && li.Status != "" && (st == "" || !li.At.Before(at)) {
+		st = li.Status
+	}
+	return st
+}
+
+// satisfied reports whether an SDP status already stands for the vuln's
+// status: it is the outgoing status, or it maps back to the vuln's status.
+func satisfied(m *mapping.Mapper, sdpStatus string, s faraday.Status) bool {
+	if sdpStatus == "" {
+		return false
+	}
+	if want, err := m.Outgoing(s); err == nil && sameStatus(want, sdpStatus) {
+		return true
+	}
+	in := m.Incoming(sdpStatus)
+	return in.Action == mapping.Apply && in.Status == s
+}

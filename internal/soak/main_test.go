@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -157,3 +158,5 @@ func redactAll(s string, secrets []string) string {
 	}
 	return s
 }
+
+func itoa(i int64) string { return strconv.FormatInt(i, 10) }

@@ -130,7 +130,7 @@ func (f *faulter) set(on bool) {
 
 func (f *faulter) close() { f.base.(*http.Transport).CloseIdleConnections() }
 
-func loadEngineConfig(t *testing.T) *mapping.Config {
+func loadEngineConfig(t testing.TB) *mapping.Config {
 	t.Helper()
 	data, err := os.ReadFile("testdata/engine.json")
 	if err != nil {

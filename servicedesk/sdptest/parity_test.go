@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vulndesk/mesd/internal/testutil"
 	"github.com/vulndesk/mesd/servicedesk/sdptest"
@@ -394,8 +395,9 @@ func TestSeedValidate(t *testing.T) {
 	sd.Statuses = append(sd.Statuses, sdptest.SeedStatus{Name: "open", InternalName: "Closed"})
 	sd.Templates[1].Mandatory = append(sd.Templates[1].Mandatory, "udf_fields.udf_nope", "colour")
 	sd.DefaultStatus = "Pending"
+	sd.Users[0].IsTechnician = false
 	err := sd.Validate()
-	for _, want := range []string{`Statuses[6] "open" is a duplicate`, `want exactly one status with InternalName "Closed", have 2`,
+	for _, want := range []string{"the first a technician", `Statuses[6] "open" is a duplicate`, `want exactly one status with InternalName "Closed", have 2`,
 		`DefaultStatus "Pending"`, `Templates[1].Mandatory[2] "udf_fields.udf_nope"`, `Templates[1].Mandatory[3] "colour"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v; want it to report %s", err, want)
@@ -412,5 +414,46 @@ func TestShapeDiff(t *testing.T) {
 	want := []string{"$.a: recording has string, fake number", "$.b.c: missing from the fake", "$.l[].k: recording has bool, fake string", "$.extra: not in the recording"}
 	if !slices.Equal(diffs, want) {
 		t.Errorf("diffs = %q\nwant %q", diffs, want)
+	}
+}
+
+// TestBadOptions: NewServer panics with the option's error.
+func TestBadOptions(t *testing.T) {
+	bad := sdptest.DefaultSeed()
+	bad.Templates = nil
+	for _, tc := range []struct {
+		opt  sdptest.Option
+		want string
+	}{
+		{sdptest.WithSeed(bad), "want exactly one IsDefault template"},
+		{sdptest.WithCloud("it desk"), `portal "it desk"`},
+		{sdptest.WithAuthTokens(), "no token"},
+		{sdptest.WithAccessTokenTTL(0), "not positive"},
+		{sdptest.WithClock(nil), "nil clock"},
+		{nil, "option 0 is nil"},
+	} {
+		func() {
+			defer func() {
+				r := recover()
+				if msg, _ := r.(string); !strings.Contains(msg, tc.want) {
+					t.Errorf("panic %v, want one saying %q", r, tc.want)
+				}
+			}()
+			s := sdptest.NewServer(tc.opt)
+			s.Close()
+		}()
+	}
+	s := newServer(t)
+	if err := s.AddFault(sdptest.Fault{Kind: sdptest.ServerError, Status: 404}); err == nil || !strings.Contains(err.Error(), "want 5xx") {
+		t.Errorf("AddFault 404 = %v", err)
+	}
+	if err := s.AddFault(sdptest.Fault{Kind: sdptest.RateLimit}); err == nil {
+		t.Error("a RateLimit fault without PerSecond was accepted")
+	}
+	if err := s.AddFault(sdptest.Fault{Kind: sdptest.DeliveryTwice}); err == nil {
+		t.Error("a delivery fault was accepted as an API fault")
+	}
+	if err := s.AddFault(sdptest.Fault{Kind: sdptest.Latency, Latency: time.Millisecond, Path: "[bad"}); err == nil {
+		t.Error("a bad path pattern was accepted")
 	}
 }

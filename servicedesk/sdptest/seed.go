@@ -22,9 +22,13 @@ type Seed struct {
 	Sites        []string
 	Categories   []SeedCategory
 	Groups       []string // support groups
-	Users        []SeedUser
-	UDFs         []SeedUDF
-	Templates    []SeedTemplate
+	// Users are the instance's users. The first one is the API caller (the
+	// owner of every accepted key): the default requester and the author
+	// of requests, notes and resolutions, and who picks requests up; it
+	// must be a technician.
+	Users     []SeedUser
+	UDFs      []SeedUDF
+	Templates []SeedTemplate
 	// DefaultStatus is the status of a new request that names none; it
 	// must be one of Statuses.
 	DefaultStatus string
@@ -241,6 +245,9 @@ func (s *Seed) Validate() error {
 		names(fmt.Sprintf("Categories[%d].Subcategories", i), subs)
 	}
 	names("Categories", cats)
+	if len(s.Users) == 0 || !s.Users[0].IsTechnician {
+		bad("Users: want at least one user, the first a technician (the API caller)")
+	}
 	logins, emails := map[string]bool{}, map[string]bool{}
 	for i, u := range s.Users {
 		l, e := strings.ToLower(u.LoginName), strings.ToLower(u.EmailID)

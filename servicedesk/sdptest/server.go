@@ -309,11 +309,19 @@ type Call struct {
 	Fault FaultKind
 }
 
-// Calls returns the calls received so far, oldest first.
+// Calls returns the calls received so far, oldest first, each with its
+// input_data decoded.
 func (s *Server) Calls() []Call {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Call(nil), s.calls...)
+	out := append([]Call(nil), s.calls...)
+	s.mu.Unlock()
+	for i := range out {
+		var in any
+		if out[i].InputData != "" && json.Unmarshal([]byte(out[i].InputData), &in) == nil {
+			out[i].Input = in
+		}
+	}
+	return out
 }
 
 // ResetCalls forgets the calls received so far.
@@ -431,11 +439,7 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, rel string, h
 	formErr := r.ParseForm()
 	if formErr == nil {
 		if v, ok := r.Form["input_data"]; ok && len(v) > 0 {
-			call.InputData = v[0]
-			var in any
-			if json.Unmarshal([]byte(v[0]), &in) == nil {
-				call.Input = in
-			}
+			call.InputData = v[0] // decoded into Input by Calls
 		}
 	}
 	_, _ = io.Copy(io.Discard, r.Body)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -374,5 +375,36 @@ func TestAssignResolveTrash(t *testing.T) {
 	a = rawCall(t, c, hc, "DELETE", "/requests/"+cid, "")
 	if code, _, msg := failure(t, a); code != 4016 || msg != "Already in trash" {
 		t.Errorf("second cloud delete: %d %q", code, msg)
+	}
+}
+
+// TestHandlerMounted serves the fake from a listener of the test's own and
+// edits through EditInput, with placeholders in headers.
+func TestHandlerMounted(t *testing.T) {
+	s := newServer(t)
+	own := httptest.NewServer(s.Handler())
+	defer own.Close()
+	rs := receiver(t, nil)
+	must(t, s.AddTrigger(sdptest.Trigger{Name: "prio", URL: rs.URL, Modified: []string{"priority.name"},
+		Headers: map[string]string{"X-Request": "${{request.id}}/${{request.priority.name}}"}, Payload: "{}"}))
+	tr := transport(t)
+	c, err := servicedesk.NewClient(own.URL, servicedesk.WithAuthToken(sdptest.DefaultAuthToken), servicedesk.WithHTTPClient(&http.Client{Transport: tr}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.Requests.Create(context.Background(), &servicedesk.RequestInput{Subject: "mounted"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, s.EditInput(string(r.ID), &servicedesk.RequestInput{Priority: &servicedesk.Ref{Name: "Urgent"}}))
+	if err := s.EditInput(string(r.ID), &servicedesk.RequestInput{Priority: &servicedesk.Ref{Name: "Critical"}}); err == nil || !strings.Contains(err.Error(), "field priority") {
+		t.Errorf("EditInput with an unknown priority = %v", err)
+	}
+	ds := waitN(t, s, 1)
+	if got := ds[0].Header.Get("X-Request"); got != string(r.ID)+"/Urgent" {
+		t.Errorf("X-Request = %q", got)
+	}
+	if got, _ := s.Request(string(r.ID)); got.Priority.Name != "Urgent" {
+		t.Errorf("priority = %+v", got.Priority)
 	}
 }

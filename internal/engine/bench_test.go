@@ -209,7 +209,7 @@ func postAll(b *testing.B, hc *http.Client, target string, bodies []string) {
 					} `json:"request"`
 				}
 				err = json.NewDecoder(resp.Body).Decode(&out)
-				resp.Body.Close()
+				_ = resp.Body.Close()
 				if err != nil || resp.StatusCode != http.StatusCreated || out.Request.ID == "" {
 					failed.Do(func() { b.Errorf("POST answered %d: %v", resp.StatusCode, err) })
 				}

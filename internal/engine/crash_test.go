@@ -53,7 +53,7 @@ func crashChild() int {
 	if err != nil {
 		return fail("link store: %v", err)
 	}
-	defer links.Close()
+	defer func() { _ = links.Close() }()
 	cfg, err := readConfig()
 	if err != nil {
 		return fail("config: %v", err)
@@ -191,7 +191,7 @@ func TestCrashSafetySIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer links.Close()
+	defer func() { _ = links.Close() }()
 	cfg := loadConfig(t)
 	eng, err := engine.New(engine.Config{SDP: newClient(t, srv), Mapping: cfg, Links: links})
 	if err != nil {

@@ -9,8 +9,8 @@
 // checked before a ticket is made: it resolves the requester, fetches the
 // instance's catalogue and runs mapping's Validate and Check, so that a
 // configuration error is reported once, not once per vuln. Export then
-// takes vulns from any iterator (the Faraday client, the CSV export
-// reader, a slice):
+// takes vulns from any iterator (the Faraday client's Vulns.All, the CSV
+// export reader through FromExport, a slice):
 //
 //	eng, err := engine.New(engine.Config{SDP: sdp, Mapping: cfg, Links: links})
 //	if err := eng.Prepare(ctx); err != nil { … }
@@ -47,5 +47,11 @@
 // webhook recognises its echo. ReconcileIncoming reads the tickets' statuses
 // from SDP in pages and applies the incoming map where a webhook delivery
 // was missed, through the same compare-and-set protocol as the webhook
-// handler; it also re-sends a push that the ticket never received.
+// handler; it also re-sends a push that the ticket never received, telling
+// the two apart by the ticket's last-updated time (Config.ClockSkew; too
+// close to call is reported as ErrAmbiguousChange and left alone).
+//
+// Progress is reported through ExportOptions.Progress after each vuln, and
+// every run returns a Report with one Item per vuln (outcome, ticket id,
+// UI link, error).
 package engine

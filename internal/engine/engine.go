@@ -23,6 +23,9 @@ const (
 	// webhook (or another reconcile) holds off the incoming reconcile; the
 	// webhook handler's default.
 	DefaultClaimTimeout = 30 * time.Second
+	// DefaultClockSkew is how far apart ServiceDesk's clock and ours may
+	// be (see Config.ClockSkew).
+	DefaultClockSkew = 5 * time.Second
 )
 
 // Config configures an Engine. SDP, Mapping and Links are required.
@@ -51,6 +54,21 @@ type Config struct {
 	// webhook has claimed but not finished alone (DefaultClaimTimeout, as
 	// the handler's own ClaimTimeout).
 	ClaimTimeout time.Duration
+	// ClockSkew is how far apart ServiceDesk's clock and this host's may
+	// be (DefaultClockSkew). The incoming reconcile compares a ticket's
+	// last-updated time (SDP's clock) with the time of our last push (ours)
+	// to tell a push that never arrived from a change made in SDP after
+	// it; within ClockSkew of each other it cannot, and reports the vuln
+	// with ErrAmbiguousChange.
+	ClockSkew time.Duration
+	// PendingGrace, when positive, is how long a pending intent written by
+	// another run is taken for a create in progress there and left alone
+	// (the vuln is Skipped); an older one is taken for a crashed run's and
+	// finished with CreateOnce. Zero (the default) finishes every pending
+	// intent at once, which suits one exporting process at a time; set it
+	// above the longest create when several replicas export the same
+	// vulns.
+	PendingGrace time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Logger receives one line per failed vuln and per stop; nil is
@@ -108,6 +126,12 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.ClaimTimeout < 0 {
 		bad = append(bad, fmt.Sprintf("ClaimTimeout %v is negative", cfg.ClaimTimeout))
 	}
+	if cfg.PendingGrace < 0 {
+		bad = append(bad, fmt.Sprintf("PendingGrace %v is negative", cfg.PendingGrace))
+	}
+	if cfg.ClockSkew < 0 {
+		bad = append(bad, fmt.Sprintf("ClockSkew %v is negative", cfg.ClockSkew))
+	}
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("engine: invalid config: %s", strings.Join(bad, "; "))
 	}
@@ -116,6 +140,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.ClaimTimeout == 0 {
 		cfg.ClaimTimeout = DefaultClaimTimeout
+	}
+	if cfg.ClockSkew == 0 {
+		cfg.ClockSkew = DefaultClockSkew
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -153,15 +180,15 @@ func (e *Engine) RequesterID() servicedesk.ID {
 	return p.requesterID
 }
 
-// Catalog returns a copy of the catalogue Prepare fetched (the names the
-// configuration was checked against), or nil before Prepare succeeded.
+// Catalog returns the catalogue Prepare fetched (the names the
+// configuration was checked against), or nil before Prepare succeeded. It
+// is shared: read it, do not change it.
 func (e *Engine) Catalog() *mapping.Catalog {
 	p := e.state()
 	if p == nil {
 		return nil
 	}
-	c := *p.catalog
-	return &c
+	return p.catalog
 }
 
 // Warnings returns what Prepare could not check (for example dropdown

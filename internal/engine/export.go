@@ -7,9 +7,12 @@ import (
 	"iter"
 	"log/slog"
 	"net"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/vulndesk/mesd/faraday"
 	"github.com/vulndesk/mesd/mapping"
@@ -56,16 +59,20 @@ type ExportOptions struct {
 // The source may be any iterator: faraday's Vulns.All, the CSV export
 // reader's records, a slice. Its errors are recorded as failed items and
 // the run goes on (a malformed CSV row does not stop an export); a
-// source that stops after an error ends the run there.
+// source that ends on an error (a Faraday client's failing page) makes
+// that error, wrapped, the run's error. Vulns may be used after the
+// iterator has moved on: a source must not reuse them.
 //
 // Export returns the report of every vuln seen, and an error when the run
 // stopped early: a *SystemicError (also in Report.Err), or the context's
-// error. Vulns the run did not reach are NotAttempted. After a stop, the
+// error. The source is not read past a stop; vulns already handed to a
+// worker but not begun are NotAttempted. After a stop, the
 // link store is consistent: a ticket whose create was answered is linked,
 // and one whose answer was lost is found by the next run. Export needs
 // Prepare to have succeeded. Two runs exporting the same vulns at the same
-// time through one link store are not guarded against each other: the
-// pending intent of one looks like a crashed run's to the other.
+// time through one link store are guarded against each other only with
+// Config.PendingGrace: without it, the pending intent of one looks like a
+// crashed run's to the other.
 func (e *Engine) Export(ctx context.Context, vulns iter.Seq2[*faraday.Vuln, error], opts *ExportOptions) (*Report, error) {
 	p := e.state()
 	if p == nil {
@@ -92,14 +99,17 @@ func (e *Engine) Export(ctx context.Context, vulns iter.Seq2[*faraday.Vuln, erro
 		})
 	}
 	seen := make(map[faraday.VulnKey]struct{})
+	var src sourceErr
 	for v, err := range vulns {
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
+			src.saw(err)
 			rec.add(Item{Outcome: Failed, Reason: "the source could not read a vuln", Err: err})
 			continue
 		}
+		src.saw(nil)
 		if v == nil {
 			continue
 		}
@@ -128,11 +138,32 @@ func (e *Engine) Export(ctx context.Context, vulns iter.Seq2[*faraday.Vuln, erro
 	}
 	close(jobs)
 	wg.Wait()
+	return r.end(ctx, &src)
+}
+
+// end returns the report and the run's error: the systemic stop, else the
+// context's error, else the source's final error.
+func (r *run) end(ctx context.Context, src *sourceErr) (*Report, error) {
 	err := r.stopErr()
 	if err == nil {
 		err = ctx.Err()
 	}
-	return rec.finish(err), err
+	if err == nil && src.last != nil {
+		err = fmt.Errorf("engine: the vuln source failed: %w", src.last)
+	}
+	return r.rec.finish(err), err
+}
+
+// sourceErr remembers whether the source's last yield was an error other
+// than a malformed CSV row (after which the reader goes on): a source that
+// ends on one has failed.
+type sourceErr struct{ last error }
+
+func (s *sourceErr) saw(err error) {
+	if err != nil && errors.Is(err, faraday.ErrInvalidExport) {
+		err = nil
+	}
+	s.last = err
 }
 
 // selection applies ExportOptions' filters.
@@ -263,8 +294,12 @@ func systemic(err error, op opKind) bool {
 	if errors.As(err, &se) {
 		switch {
 		case errors.Is(err, servicedesk.ErrUnauthorized), errors.Is(err, servicedesk.ErrForbidden),
-			errors.Is(err, servicedesk.ErrMandatoryField), errors.Is(err, servicedesk.ErrUnexpectedContent):
+			errors.Is(err, servicedesk.ErrUnexpectedContent):
 			return true
+		case errors.Is(err, servicedesk.ErrMandatoryField):
+			// On a create, the template's; on a close, the closure rules',
+			// reported with the ticket like a 4003.
+			return op == opCreate
 		case errors.Is(err, servicedesk.ErrAlreadyClosed), errors.Is(err, servicedesk.ErrClosureRule):
 			return false
 		case errors.Is(err, servicedesk.ErrInvalidInput):
@@ -284,11 +319,16 @@ func systemic(err error, op opKind) bool {
 
 // definite reports whether SDP certainly did not act on a failed write: it
 // answered with a client error (a refused input, credentials, a rate
-// limit). Anything else (a server error, a lost answer, a timeout) may
+// limit), or was never reached (connection refused, a name that does not
+// resolve). Anything else (a server error, a lost answer, a timeout) may
 // have taken effect.
 func definite(err error) bool {
 	var se *servicedesk.Error
-	return errors.As(err, &se) && se.HTTPStatus >= 400 && se.HTTPStatus < 500
+	if errors.As(err, &se) {
+		return se.HTTPStatus >= 400 && se.HTTPStatus < 500
+	}
+	var dns *net.DNSError
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dns)
 }
 
 // export handles one selected vuln.
@@ -307,6 +347,10 @@ func (r *run) export(ctx context.Context, v *faraday.Vuln) Item {
 	}
 	switch link.State {
 	case faraday.LinkPending:
+		if g := e.cfg.PendingGrace; g > 0 && e.now().Sub(link.CreatedAt.Time) < g {
+			return Item{Key: key, Outcome: Skipped, Reason: fmt.Sprintf(
+				"another run is creating its ticket (pending since %s)", link.CreatedAt.UTC().Format(time.RFC3339))}
+		}
 		return r.finishPending(ctx, v, link)
 	case faraday.LinkLinked:
 		if r.opts.PushStatus {
@@ -366,7 +410,7 @@ func (r *run) create(ctx context.Context, v *faraday.Vuln, key faraday.VulnKey) 
 		r.learn(in, err)
 		return r.failed(key, Item{}, fmt.Errorf("creating the ticket: %w", err), opCreate)
 	}
-	return r.link(ctx, v, pl, req, Created, nil)
+	return r.link(ctx, v, pl, req, Created, r.dropped(key, in, req))
 }
 
 // createOnce finishes a pending intent: it finds the ticket by its tag or
@@ -388,7 +432,7 @@ func (r *run) createOnce(ctx context.Context, v *faraday.Vuln, pl faraday.Link, 
 	}
 	o := Found
 	if created {
-		o = Created
+		o, note = Created, r.dropped(key, in, req)
 	}
 	return r.link(ctx, v, pl, req, o, note)
 }
@@ -498,10 +542,12 @@ func (r *run) learn(in *servicedesk.RequestInput, err error) {
 }
 
 // knownStatus is the ticket's status as the link knows it: the later of
-// the last push and the last incoming change.
+// the last push and the last incoming change applied.
 func knownStatus(l *faraday.Link) string {
 	st, at := l.LastPushedStatus, l.LastPushedAt.Time
-	if li := l.LastIncoming; li != nil && li.Status != "" && (st == "" || !li.At.Before(at)) {
+	// A claim (a change being applied, or whose applier died) is not known
+	// to have taken effect.
+	if li := l.LastIncoming; li != nil && li.Status != "" && !strings.HasPrefix(li.ChangeID, claimPrefix) && (st == "" || !li.At.Before(at)) {
 		st = li.Status
 	}
 	return st
@@ -518,4 +564,82 @@ func satisfied(m *mapping.Mapper, sdpStatus string, s faraday.Status) bool {
 	}
 	in := m.Incoming(sdpStatus)
 	return in.Action == mapping.Apply && in.Status == s
+}
+
+// FromExport turns the records of faraday's CSV export reader
+// (ExportReader.All) into the source Export takes. A malformed row reaches
+// the run as its *faraday.RowError, recorded as a failed item, and the
+// reading goes on.
+func FromExport(records iter.Seq2[*faraday.ExportRecord, error]) iter.Seq2[*faraday.Vuln, error] {
+	return func(yield func(*faraday.Vuln, error) bool) {
+		for rec, err := range records {
+			var v *faraday.Vuln
+			if rec != nil {
+				v = rec.Vuln
+			}
+			if !yield(v, err) {
+				return
+			}
+		}
+	}
+}
+
+// dropped reports the fields a created ticket came back without, logged
+// once per vuln.
+func (r *run) dropped(key faraday.VulnKey, in *servicedesk.RequestInput, req *servicedesk.Request) error {
+	fields := droppedFields(in, req)
+	if len(fields) == 0 {
+		return nil
+	}
+	err := fmt.Errorf("%w: ticket %s came back without %s", ErrFieldDropped, req.ID, strings.Join(fields, ", "))
+	r.e.cfg.Logger.Warn("engine: ticket created without some fields", slog.String("vuln", key.String()), slog.String("error", err.Error()))
+	return err
+}
+
+// ErrFieldDropped marks a Created item whose ticket came back without a
+// field the request set: SDP accepted the create but dropped the value
+// (a dropdown value that is not exactly one of its options, for one). The
+// ticket exists and is linked; the configuration needs a look.
+var ErrFieldDropped = errors.New("engine: ServiceDesk dropped a field of the request")
+
+// droppedFields compares the lookup fields a create set with the request
+// SDP answered, and names those that came back empty.
+func droppedFields(in *servicedesk.RequestInput, got *servicedesk.Request) []string {
+	var out []string
+	check := func(name string, set bool, back bool) {
+		if set && !back {
+			out = append(out, name)
+		}
+	}
+	check("priority", in.Priority != nil, got.Priority != nil && got.Priority.Name != "")
+	check("status", in.Status != nil, got.Status != nil && got.Status.Name != "")
+	check("template", in.Template != nil, got.Template != nil && (got.Template.Name != "" || got.Template.ID != ""))
+	check("requester", in.Requester != nil, got.Requester != nil && got.Requester.ID != "")
+	check("technician", in.Technician != nil, got.Technician != nil && got.Technician.ID != "")
+	check("group", in.Group != nil, got.Group != nil && got.Group.Name != "")
+	for _, f := range []struct {
+		name string
+		in   *servicedesk.Ref
+		back *servicedesk.Ref
+	}{
+		{"category", in.Category, got.Category}, {"subcategory", in.Subcategory, got.Subcategory},
+		{"item", in.Item, got.Item}, {"urgency", in.Urgency, got.Urgency}, {"impact", in.Impact, got.Impact},
+		{"site", in.Site, got.Site}, {"level", in.Level, got.Level}, {"mode", in.Mode, got.Mode},
+		{"request_type", in.RequestType, got.RequestType}, {"service_category", in.ServiceCategory, got.ServiceCategory},
+	} {
+		check(f.name, f.in != nil, f.back != nil && (f.back.Name != "" || f.back.ID != ""))
+	}
+	keys := make([]string, 0, len(in.UDFFields))
+	for k, v := range in.UDFFields {
+		if v != nil {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if back, ok := got.UDFFields[k]; !ok || back == nil || back == "" {
+			out = append(out, "udf_fields."+k)
+		}
+	}
+	return out
 }

@@ -54,6 +54,9 @@ func TestExportCreatesOneTicketPerVulnAndLinksIt(t *testing.T) {
 		if it.Outcome != engine.Created {
 			continue
 		}
+		if it.Err != nil {
+			t.Fatalf("created %s with %v", it.Key, it.Err)
+		}
 		l, err := ev.links.Get(ctx, it.Key)
 		if err != nil {
 			t.Fatalf("link of %s: %v", it.Key, err)
@@ -206,5 +209,50 @@ func TestPrepareRequester(t *testing.T) {
 	id, ok := ev.srv.ID("user", "dreyes")
 	if !ok || string(ev.eng.RequesterID()) != id {
 		t.Fatalf("requester id %q, want %q", ev.eng.RequesterID(), id)
+	}
+}
+
+func TestPrepareCatalogAndWarnings(t *testing.T) {
+	ev := newEnv(t, func(c *mapping.Config, _ *engine.Config) {
+		c.Templates[0].Fields = append(c.Templates[0].Fields,
+			mapping.Field{Field: "category", Type: mapping.Dropdown, Value: []byte(`{"category": "Security", "subcategory": "Vulnerability", "item": "Host"}`)})
+	})
+	ev.prepare(t)
+	cat := ev.eng.Catalog()
+	want := []string{"Low", "Medium", "High", "Urgent"}
+	if strings.Join(cat.Priorities, ",") != strings.Join(want, ",") {
+		t.Fatalf("priorities %v, want %v", cat.Priorities, want)
+	}
+	var items []string
+	for _, c := range cat.Categories {
+		for _, s := range c.Subcategories {
+			if c.Name == "Security" && s.Name == "Vulnerability" {
+				items = s.Items
+			}
+		}
+	}
+	if strings.Join(items, ",") != "Web Application,Network,Host" {
+		t.Fatalf("items of Security > Vulnerability: %v", items)
+	}
+	if got := strings.Join(cat.Options["urgency"], ","); got != "Low,Normal,High,Urgent" || len(ev.eng.Warnings()) != 0 {
+		t.Fatalf("urgency options %q, warnings %q", got, ev.eng.Warnings())
+	}
+	rep, err := ev.eng.Export(context.Background(), seq(vulns(1)), nil)
+	if err != nil || rep.Created != 1 {
+		t.Fatalf("export: %v", err)
+	}
+	if r, _ := ev.srv.Request(rep.Items[0].TicketID); r.Item == nil || r.Item.Name != "Host" || r.Urgency == nil || r.Urgency.Name != "High" {
+		t.Fatalf("ticket item %+v urgency %+v", r.Item, r.Urgency)
+	}
+
+	// A dropdown whose options the API does not list: no dropdown value
+	// is checked, and the engine says so.
+	ev = newEnv(t, func(c *mapping.Config, _ *engine.Config) {
+		c.Templates[0].Fields = append(c.Templates[0].Fields,
+			mapping.Field{Field: "udf_fields." + sdptest.VulnUDF, Type: mapping.Dropdown, Value: []byte(`"P1"`)})
+	})
+	ev.prepare(t)
+	if w := ev.eng.Warnings(); len(w) != 1 || !strings.Contains(w[0], sdptest.VulnUDF) || ev.eng.Catalog().Options != nil {
+		t.Fatalf("warnings %q, options %v", w, ev.eng.Catalog().Options)
 	}
 }

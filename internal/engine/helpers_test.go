@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -31,9 +32,22 @@ type env struct {
 // before the engine is made.
 func newEnv(t testing.TB, edit func(*mapping.Config, *engine.Config), opts ...sdptest.Option) *env {
 	t.Helper()
+	return newEnvFront(t, nil, edit, opts...)
+}
+
+// newEnvFront is newEnv with front, when not nil, wrapping sdptest's
+// handler on a server of its own that the client talks to.
+func newEnvFront(t testing.TB, front func(http.Handler) http.Handler, edit func(*mapping.Config, *engine.Config), opts ...sdptest.Option) *env {
+	t.Helper()
 	srv := sdptest.NewServer(opts...)
 	t.Cleanup(srv.Close)
-	ev := &env{srv: srv, sdp: newClient(t, srv), links: faraday.NewMemoryLinkStore(), cfg: loadConfig(t)}
+	base := srv.URL()
+	if front != nil {
+		hs := httptest.NewServer(front(srv.Handler()))
+		t.Cleanup(hs.Close)
+		base = hs.URL
+	}
+	ev := &env{srv: srv, sdp: newClientURL(t, base), links: faraday.NewMemoryLinkStore(), cfg: loadConfig(t)}
 	ecfg := engine.Config{SDP: ev.sdp, Mapping: ev.cfg, Links: ev.links, Concurrency: 4}
 	if edit != nil {
 		edit(ev.cfg, &ecfg)
@@ -50,9 +64,14 @@ func newEnv(t testing.TB, edit func(*mapping.Config, *engine.Config), opts ...sd
 // connections are closed at the end of the test.
 func newClient(t testing.TB, srv *sdptest.Server) *servicedesk.Client {
 	t.Helper()
+	return newClientURL(t, srv.URL())
+}
+
+func newClientURL(t testing.TB, base string) *servicedesk.Client {
+	t.Helper()
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	t.Cleanup(tr.CloseIdleConnections)
-	c, err := servicedesk.NewClient(srv.URL(),
+	c, err := servicedesk.NewClient(base,
 		servicedesk.WithHTTPClient(&http.Client{Transport: tr}),
 		servicedesk.WithAuthToken(sdptest.DefaultAuthToken),
 		servicedesk.WithRetry(2, time.Millisecond, 2*time.Millisecond),

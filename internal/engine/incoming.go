@@ -41,8 +41,10 @@ const claimPrefix = "claim:"
 // ticket's status with the one the link last knew (pushed or received):
 //
 //   - the same: nothing was missed (UpToDate);
-//   - different, and the ticket was last updated before our last push: the
-//     push never reached the ticket, and it is sent again (Pushed);
+//   - different, and the ticket was last updated before our last push
+//     (by more than Config.ClockSkew): the push never reached the ticket,
+//     and it is sent again (Pushed); updated within the clock skew of the
+//     push: the vuln fails with ErrAmbiguousChange and nothing is changed;
 //   - different otherwise: the incoming map decides. An Ignore or unmapped
 //     status is Skipped; a mapped one is applied to the vuln through
 //     statuses (Pushed, with Status the Faraday status) unless the vuln has
@@ -79,14 +81,17 @@ func (e *Engine) ReconcileIncoming(ctx context.Context, vulns iter.Seq2[*faraday
 		batch = batch[:0]
 	}
 	seen := make(map[faraday.VulnKey]struct{})
+	var src sourceErr
 	for v, err := range vulns {
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
+			src.saw(err)
 			rec.add(Item{Outcome: Failed, Reason: "the source could not read a vuln", Err: err})
 			continue
 		}
+		src.saw(nil)
 		if v == nil {
 			continue
 		}
@@ -118,11 +123,7 @@ func (e *Engine) ReconcileIncoming(ctx context.Context, vulns iter.Seq2[*faraday
 		}
 	}
 	flush()
-	err := r.stopErr()
-	if err == nil {
-		err = ctx.Err()
-	}
-	return rec.finish(err), err
+	return r.end(ctx, &src)
 }
 
 // reconcileBatch reads one page of tickets and reconciles each.
@@ -168,13 +169,14 @@ func (r *run) reconcileTicket(ctx context.Context, l faraday.Link, req *serviced
 		return r.failed(l.Key, linkedItem(l, Failed, ""), fmt.Errorf("ticket %s has no status", l.RequestID), opTicket)
 	}
 	sdp := req.Status.Name
+	// List rows may lack last_updated_time (SDP's do): it is read with
+	// one Get, and only for a ticket whose status differs from the link's
+	// after a push the ticket may not have received.
 	var updated time.Time
 	if req.LastUpdatedTime != nil && req.LastUpdatedTime.Millis > 0 {
 		updated = req.LastUpdatedTime.Time()
-	} else if req.CreatedTime != nil {
-		updated = req.CreatedTime.Time()
 	}
-	changeID := "reconcile:" + l.RequestID + ":" + strconv.FormatInt(updated.UnixMilli(), 10)
+	changeID := "reconcile:" + l.RequestID + ":" + strconv.FormatInt(e.now().UnixMilli(), 10)
 	for attempt := 0; attempt < 16; attempt++ {
 		if attempt > 0 {
 			var err error
@@ -195,12 +197,58 @@ func (r *run) reconcileTicket(ctx context.Context, l faraday.Link, req *serviced
 		if li := l.LastIncoming; li != nil && strings.HasPrefix(li.ChangeID, claimPrefix) && now.Sub(li.At.Time) < e.cfg.ClaimTimeout {
 			return linkedItem(l, UpToDate, "a webhook delivery is applying a change to this vuln")
 		}
-		pushed := l.LastPushedStatus
-		if pushed != "" && !l.LastPushedAt.IsZero() && !updated.IsZero() && updated.Before(l.LastPushedAt.Time) &&
-			(l.LastIncoming == nil || l.LastIncoming.At.Before(l.LastPushedAt.Time)) {
+		if updated.IsZero() && r.pushInDoubt(&l) {
+			full, err := e.cfg.SDP.Requests.Get(ctx, req.ID)
+			if err != nil {
+				return r.failed(l.Key, linkedItem(l, Failed, ""), fmt.Errorf("reading ticket %s: %w", req.ID, err), opTicket)
+			}
+			switch {
+			case full.LastUpdatedTime != nil && full.LastUpdatedTime.Millis > 0:
+				updated = full.LastUpdatedTime.Time()
+			case full.CreatedTime != nil && full.CreatedTime.Millis > 0:
+				updated = full.CreatedTime.Time() // never edited since its creation
+			default:
+				return r.failed(l.Key, linkedItem(l, Failed, ""), fmt.Errorf(
+					"%w: ticket %s says %q, has no last-updated or created time, and we pushed %q to it", ErrAmbiguousChange, req.ID, sdp, l.LastPushedStatus), opTicket)
+			}
+			if full.Status != nil && full.Status.Name != "" {
+				sdp = full.Status.Name
+			}
+			continue
+		}
+		if lost, ambiguous := r.lostPush(&l, updated); lost {
 			// The ticket has not changed since before our last push, yet
-			// does not have its status: the push was lost.
-			return r.pushStatus(ctx, l, pushed, "re-sent a push the ticket did not receive")
+			// does not have its status: the push never arrived. Send the
+			// vuln's status as it is now.
+			want := l.LastPushedStatus
+			if cur, err := statuses.Status(ctx, l.Key); err == nil {
+				if w, err := m.Outgoing(cur); err == nil {
+					want = w
+				}
+			}
+			if sameStatus(want, sdp) {
+				// The vuln went back to the status the ticket kept: record
+				// that the ticket has it, with no echo to wait for.
+				nl, err := faraday.UpdateLink(ctx, e.cfg.Links, l.Key, 0, func(x *faraday.Link) error {
+					x.LastPushedStatus, x.LastPushedAt, x.EchoConsumed = sdp, faraday.NewTime(now), true
+					return nil
+				})
+				if err != nil {
+					return r.failed(l.Key, linkedItem(l, Failed, ""), fmt.Errorf("recording the ticket's status: %w", err), opStore)
+				}
+				return linkedItem(nl, UpToDate, fmt.Sprintf("the ticket's status %q is the vuln's again", sdp))
+			}
+			return r.pushStatus(ctx, l, want, "re-sent a push the ticket did not receive")
+		} else if ambiguous {
+			if in := m.Incoming(sdp); in.Action == mapping.Apply {
+				if cur, err := statuses.Status(ctx, l.Key); err == nil && cur == in.Status {
+					return linkedItem(l, UpToDate, fmt.Sprintf("the vuln is already %s", cur))
+				}
+			}
+			return r.failed(l.Key, linkedItem(l, Failed, ""), fmt.Errorf(
+				"%w: ticket %s says %q, last updated %s, and we pushed %q at %s: within the clock skew (%s), so whether the push was lost or overridden in ServiceDesk cannot be told; set the status by hand",
+				ErrAmbiguousChange, l.RequestID, sdp, updated.UTC().Format(time.RFC3339Nano), l.LastPushedStatus,
+				l.LastPushedAt.UTC().Format(time.RFC3339Nano), e.cfg.ClockSkew), opTicket)
 		}
 		in := m.Incoming(sdp)
 		switch in.Action {
@@ -242,6 +290,46 @@ func (r *run) reconcileTicket(ctx context.Context, l faraday.Link, req *serviced
 		return it
 	}
 	return r.failed(l.Key, linkedItem(l, Failed, ""), fmt.Errorf("the link kept changing: %w", faraday.ErrConflict), opTicket)
+}
+
+// ErrAmbiguousChange reports a ticket whose status differs from the one
+// last pushed to it, last updated so close to the push (within
+// Config.ClockSkew) that the incoming reconcile cannot tell a push that
+// never arrived from a change made in ServiceDesk right after it. Nothing
+// is changed on either side.
+var ErrAmbiguousChange = errors.New("engine: cannot tell a lost push from a change in ServiceDesk")
+
+// lostPush compares the ticket's last update (SDP's clock) with the last
+// push recorded in the link (ours), whose status the ticket does not have.
+// Updated well before the push (beyond the clock skew): the push was lost.
+// Well after: the status was changed in SDP since. In between: ambiguous.
+// The status set at creation is never lost: the create's answer
+// confirmed it. Nor is a push older than the last incoming change.
+func (r *run) lostPush(l *faraday.Link, updated time.Time) (lost, ambiguous bool) {
+	if !r.pushInDoubt(l) || updated.IsZero() {
+		return false, false
+	}
+	at := l.LastPushedAt.Time
+	skew := r.e.cfg.ClockSkew
+	switch {
+	case updated.Before(at.Add(-skew)):
+		return true, false
+	case updated.After(at.Add(skew)):
+		return false, false
+	}
+	return false, true
+}
+
+// pushInDoubt reports whether the link's last push may not have reached the
+// ticket: it is not the status set at creation (the create's answer
+// confirmed that one) and no incoming change came after it.
+func (r *run) pushInDoubt(l *faraday.Link) bool {
+	at := l.LastPushedAt.Time
+	if l.LastPushedStatus == "" || at.IsZero() || at.Equal(l.CreatedAt.Time) {
+		return false
+	}
+	li := l.LastIncoming
+	return li == nil || li.At.Before(at)
 }
 
 // settle replaces this change's claim (commit or roll back), unless another

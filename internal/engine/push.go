@@ -69,8 +69,8 @@ func (r *run) pushStatus(ctx context.Context, link faraday.Link, want, reason st
 			r.unpush(ctx, key, link, want, at)
 		}
 		var se *servicedesk.Error
-		if errors.Is(err, servicedesk.ErrClosureRule) && errors.As(err, &se) {
-			err = fmt.Errorf("ServiceDesk's closure rules refuse to close ticket %s (set %v in ClosureInfo or in SDP): %w", ticket, se.Fields(), err)
+		if (errors.Is(err, servicedesk.ErrClosureRule) || errors.Is(err, servicedesk.ErrMandatoryField)) && errors.As(err, &se) {
+			err = fmt.Errorf("ServiceDesk refuses to set ticket %s to %q until %v are filled (closure rules: set them in Config.ClosureInfo or in SDP): %w", ticket, want, se.Fields(), err)
 		} else {
 			err = fmt.Errorf("pushing status %q to ticket %s: %w", want, ticket, err)
 		}

@@ -52,8 +52,10 @@ type Item struct {
 	// Status is the ServiceDesk status pushed (or, incoming, the Faraday
 	// status applied).
 	Status string
-	// Err is why the vuln failed; a Found item may also carry a
-	// servicedesk.DuplicateError listing extra tickets to close.
+	// Err is why the vuln failed. A Found item may also carry a
+	// servicedesk.DuplicateError listing extra tickets to close, and a
+	// Created one an error matching ErrFieldDropped naming the fields the
+	// ticket came back without.
 	Err error
 }
 

@@ -2,14 +2,19 @@ package engine_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/vulndesk/mesd/faraday"
 	"github.com/vulndesk/mesd/internal/engine"
+	"github.com/vulndesk/mesd/servicedesk"
 	"github.com/vulndesk/mesd/servicedesk/sdptest"
 	"github.com/vulndesk/mesd/webhook"
 )
@@ -157,8 +162,8 @@ func TestStatusPushEchoChangesNothing(t *testing.T) {
 	}
 }
 
-// TestClosureRuleReported: a close refused by a closure rule (4003) is
-// reported with SDP's message, and the link keeps the earlier push.
+// TestIncomingReconcileCatchesMissedDelivery loses two webhook deliveries
+// and lets the incoming reconcile apply them, once.
 func TestIncomingReconcileCatchesMissedDelivery(t *testing.T) {
 	ev := newEnv(t, nil)
 	ev.prepare(t)
@@ -246,4 +251,199 @@ func statusOf(t *testing.T, ev *env, ticket string) string {
 
 func vulnKey(v *faraday.Vuln) faraday.VulnKey {
 	return faraday.VulnKey{Workspace: v.WorkspaceName, VulnID: v.ID}
+}
+
+// closureRule answers every close with the error SDP gives when closure
+// rules want fields filled: 4003, or 4012 as for any mandatory field
+// (hand-written after the documented error table; sdptest has no closure
+// rules).
+func closureRule(code int) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/close") {
+				w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = fmt.Fprintf(w, `{"response_status":{"status_code":4000,"status":"failed","messages":[`+
+					`{"status_code":%d,"type":"failed","message":"Closure rule violation: following fields should be filled","fields":["resolution","closure_code"]}]}}`, code)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// TestClosureRuleReported: a close refused by a closure rule is reported
+// for that vuln with the fields SDP wants, the link keeps the earlier push,
+// and the other vulns' pushes go on.
+func TestClosureRuleReported(t *testing.T) {
+	for _, code := range []int{4003, 4012} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) { testClosureRule(t, code) })
+	}
+}
+
+func testClosureRule(t *testing.T, code int) {
+	ev := newEnvFront(t, closureRule(code), nil)
+	ev.prepare(t)
+	ctx := context.Background()
+	vs := vulns(3)
+	if _, err := ev.eng.Export(ctx, seq(vs), nil); err != nil {
+		t.Fatal(err)
+	}
+	vs[0].Status = faraday.StatusClosed       // a close: refused
+	vs[1].Status = faraday.StatusRiskAccepted // an update to On Hold
+	rep, err := ev.eng.Export(ctx, seq(vs), &engine.ExportOptions{PushStatus: true})
+	if err != nil {
+		t.Fatalf("Export: %v", err)
+	}
+	byID := map[int64]engine.Item{}
+	for _, it := range rep.Items {
+		byID[it.Key.VulnID] = it
+	}
+	it := byID[1]
+	want := servicedesk.ErrClosureRule
+	if code == 4012 {
+		want = servicedesk.ErrMandatoryField
+	}
+	if it.Outcome != engine.Failed || !errors.Is(it.Err, want) {
+		t.Fatalf("vuln 1: %s %v, want failed with %v", it.Outcome, it.Err, want)
+	}
+	for _, f := range []string{"resolution", "closure_code", "Closure rule violation"} {
+		if !strings.Contains(it.Err.Error(), f) {
+			t.Errorf("error %q does not name %q", it.Err, f)
+		}
+	}
+	if byID[2].Outcome != engine.Pushed || byID[2].Status != "On Hold" || byID[3].Outcome != engine.UpToDate {
+		t.Fatalf("vulns 2 and 3: %+v %+v", byID[2], byID[3])
+	}
+	l, err := ev.links.Get(ctx, vulnKey(vs[0]))
+	if err != nil || l.LastPushedStatus != "Open" || !l.EchoConsumed {
+		t.Fatalf("link of vuln 1 after the refused close: %+v %v, want the creation's push kept", l.ServiceDeskEntry, err)
+	}
+	if r, _ := ev.srv.Request(byID[2].TicketID); r.Status.Name != "On Hold" {
+		t.Fatalf("ticket of vuln 2 is %q", r.Status.Name)
+	}
+}
+
+// TestIncomingReconcileResendsLostPush: a close whose every attempt met a
+// gateway error may or may not have been applied, so the link keeps the
+// push; the ticket, not updated since, still says Open. The incoming
+// reconcile must not take that Open for a change made in SDP (that would
+// re-open the vuln): it sends the close again, and its echo changes
+// nothing.
+func TestIncomingReconcileResendsLostPush(t *testing.T) {
+	// ServiceDesk's clock runs a minute behind ours: the ticket's last
+	// update is well before the push even by the skew's measure.
+	ev := newEnv(t, nil, sdptest.WithClock(func() time.Time { return time.Now().Add(-time.Minute) }))
+	ev.prepare(t)
+	hk := withWebhook(t, ev)
+	ctx := context.Background()
+	v := vuln(1, faraday.SeverityMedium)
+	key := vulnKey(v)
+	hk.vulns.Put(key, v.Status)
+	rep, err := ev.eng.Export(ctx, seq([]*faraday.Vuln{v}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticket := rep.Items[0].TicketID
+	if err := ev.srv.AddFault(sdptest.Fault{Kind: sdptest.ServerError, Status: 502, Method: http.MethodPut, Path: "/requests/*/close"}); err != nil {
+		t.Fatal(err)
+	}
+	v.Status = faraday.StatusClosed
+	hk.vulns.Put(key, v.Status)
+	rep, err = ev.eng.Export(ctx, seq([]*faraday.Vuln{v}), &engine.ExportOptions{PushStatus: true})
+	if err != nil || rep.Failed != 1 {
+		t.Fatalf("push through a failing gateway: %v %+v", err, rep.Items)
+	}
+	if l, _ := ev.links.Get(ctx, key); l.LastPushedStatus != "Closed" {
+		t.Fatalf("the uncertain push was not kept in the link: %+v", l.ServiceDeskEntry)
+	}
+	ev.srv.ClearFaults()
+	rep, err = ev.eng.ReconcileIncoming(ctx, seq([]*faraday.Vuln{v}), hk.vulns, nil)
+	if err != nil || rep.Pushed != 1 || rep.Items[0].Status != "Closed" {
+		t.Fatalf("reconcile: %v %+v", err, rep.Items)
+	}
+	if r, _ := ev.srv.Request(ticket); r.Status.Name != "Closed" {
+		t.Fatalf("ticket is %q, want Closed", r.Status.Name)
+	}
+	waitDeliveries(t, ev.srv, 1)
+	if st, _ := hk.vulns.Status(ctx, key); st != faraday.StatusClosed || hk.vulns.Sets() != 0 {
+		t.Fatalf("vuln %s after %d sets", st, hk.vulns.Sets())
+	}
+	if outs := hk.outcomes(); len(outs) != 1 || outs[0].Reason != webhook.ReasonEcho {
+		t.Fatalf("webhook outcomes %+v, want one echo", outs)
+	}
+}
+
+// TestIncomingReconcileAmbiguousChange: the ticket was last touched
+// within the clock skew of a push it does not show; the reconcile cannot
+// tell a lost push from a technician's change made right after it, so it
+// changes nothing on either side and says so.
+func TestIncomingReconcileAmbiguousChange(t *testing.T) {
+	ev := newEnv(t, nil)
+	ev.prepare(t)
+	ctx := context.Background()
+	v := vuln(1, faraday.SeverityMedium)
+	rep, err := ev.eng.Export(ctx, seq([]*faraday.Vuln{v}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticket := rep.Items[0].TicketID
+	v.Status = faraday.StatusRiskAccepted
+	if _, err := ev.eng.Export(ctx, seq([]*faraday.Vuln{v}), &engine.ExportOptions{PushStatus: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.srv.SetStatus(ticket, "Open"); err != nil { // at once, within the skew
+		t.Fatal(err)
+	}
+	vst := webhook.NewMemoryVulnStore()
+	vst.Put(vulnKey(v), v.Status)
+	ev.srv.ResetCalls()
+	rep, err = ev.eng.ReconcileIncoming(ctx, seq([]*faraday.Vuln{v}), vst, nil)
+	if err != nil || rep.Failed != 1 || !errors.Is(rep.Items[0].Err, engine.ErrAmbiguousChange) {
+		t.Fatalf("reconcile: %v %+v", err, rep.Items)
+	}
+	if vst.Sets() != 0 || statusOf(t, ev, ticket) != "Open" {
+		t.Fatalf("something changed: %d sets, ticket %q", vst.Sets(), statusOf(t, ev, ticket))
+	}
+	if n := callCount(ev.srv, http.MethodGet, "/requests/"+ticket); n != 1 {
+		t.Fatalf("%d reads of the ticket, want one (its last-updated time)", n)
+	}
+}
+
+// TestIncomingReconcileLostPushOvertaken: the lost close was overtaken in
+// Faraday (the vuln re-opened), so the ticket's Open is right after all:
+// nothing is sent, and the link learns the ticket's status.
+func TestIncomingReconcileLostPushOvertaken(t *testing.T) {
+	ev := newEnv(t, nil, sdptest.WithClock(func() time.Time { return time.Now().Add(-time.Minute) }))
+	ev.prepare(t)
+	ctx := context.Background()
+	v := vuln(1, faraday.SeverityMedium)
+	if _, err := ev.eng.Export(ctx, seq([]*faraday.Vuln{v}), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.srv.AddFault(sdptest.Fault{Kind: sdptest.ServerError, Status: 504, Method: http.MethodPut, Path: "/requests/*/close"}); err != nil {
+		t.Fatal(err)
+	}
+	v.Status = faraday.StatusClosed
+	if _, err := ev.eng.Export(ctx, seq([]*faraday.Vuln{v}), &engine.ExportOptions{PushStatus: true}); err != nil {
+		t.Fatal(err)
+	}
+	ev.srv.ClearFaults()
+	vst := webhook.NewMemoryVulnStore()
+	vst.Put(vulnKey(v), faraday.StatusReopened)
+	ev.srv.ResetCalls()
+	rep, err := ev.eng.ReconcileIncoming(ctx, seq([]*faraday.Vuln{v}), vst, nil)
+	if err != nil || rep.UpToDate != 1 || vst.Sets() != 0 {
+		t.Fatalf("reconcile: %v %+v, %d sets", err, rep.Items, vst.Sets())
+	}
+	if n := callCount(ev.srv, http.MethodPut, "/requests/"); n != 0 {
+		t.Fatalf("%d writes to the ticket, want none", n)
+	}
+	if l, _ := ev.links.Get(ctx, vulnKey(v)); l.LastPushedStatus != "Open" || !l.EchoConsumed {
+		t.Fatalf("link %+v, want the ticket's Open recorded", l.ServiceDeskEntry)
+	}
+	ev.srv.ResetCalls()
+	if rep, err := ev.eng.ReconcileIncoming(ctx, seq([]*faraday.Vuln{v}), vst, nil); err != nil || rep.UpToDate != 1 || len(ev.srv.Calls()) != 1 {
+		t.Fatalf("second reconcile: %v, %d calls", err, len(ev.srv.Calls()))
+	}
 }

@@ -68,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, runTimeout)
 	defer cancel()
-	q, err := start(ctx, opts, stdout)
+	q, err := start(opts, stdout)
 	if err != nil {
 		_, _ = fmt.Fprintf(stderr, "quickstart: %v\n", err)
 		var ue *usageError

@@ -38,7 +38,7 @@ var (
 func TestQuickstartSteps(t *testing.T) {
 	ctx := t.Context()
 	var out bytes.Buffer
-	q, err := start(ctx, options{workspace: defaultCSVWorkspace}, &out)
+	q, err := start(options{workspace: defaultCSVWorkspace}, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,5 +301,26 @@ func TestRunFailingStep(t *testing.T) {
 				t.Fatalf("exit %d, want 1 and FAILED: %s:\n%s", code, tt.want, out)
 			}
 		})
+	}
+}
+
+// A malformed row of an export is reported and left out; the run goes on.
+func TestRunCSVWithMalformedRow(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "export.csv")
+	csv := "confirmed,id,name,severity,status\n" +
+		"TRUE,5,Open redirect in /login?next=,medium,open\n" +
+		"TRUE,6,Broken row,severe,open\n" +
+		"TRUE,x7,Another broken row,low,open\n"
+	if err := os.WriteFile(path, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runProgram(t, "-csv", path, "-workspace", "web")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"line 3", "line 4", "2 rows of the export could not be read", "1 ticket created", "web/5"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -96,13 +96,12 @@ type answer struct {
 
 // push is step 7's Faraday change, its push and its echo.
 type push struct {
-	Ticket                 ticket
-	VulnBefore, VulnAfter  faraday.Status
-	SDPBefore, Pushed      string
-	Echo                   answer
-	VulnAfterEcho          faraday.Status
-	TicketStatusAfterPush  string
-	DeliveriesBeforeSecond int
+	Ticket                ticket
+	VulnBefore, VulnAfter faraday.Status
+	SDPBefore, Pushed     string
+	Echo                  answer
+	VulnAfterEcho         faraday.Status
+	TicketStatusAfterPush string
 }
 
 // results are what each step did, for the summary and the tests.
@@ -140,7 +139,7 @@ type quickstart struct {
 }
 
 // start does step 1 and 2's setup: it starts the fakes and loads the vulns.
-func start(ctx context.Context, opts options, out io.Writer) (*quickstart, error) {
+func start(opts options, out io.Writer) (*quickstart, error) {
 	q := &quickstart{out: out, opts: opts, ws: sample.Workspace, links: faraday.NewMemoryLinkStore()}
 	vulns, source, err := q.loadVulns()
 	if err != nil {
@@ -181,7 +180,6 @@ func start(ctx context.Context, opts options, out io.Writer) (*quickstart, error
 	if q.r.RowErrors > 0 {
 		q.printf("   %d rows of the export could not be read and were left out (see above).\n", q.r.RowErrors)
 	}
-	_ = ctx
 	return q, nil
 }
 
@@ -263,7 +261,9 @@ func (q *quickstart) step2Config(ctx context.Context) error {
 	}
 	cfg.FaradayURL = q.fsrv.URL() // links back to the vulns point at the fake Faraday
 	q.cfg = cfg
-	eng, err := engine.New(engine.Config{SDP: q.sc, Mapping: cfg, Links: q.links})
+	// One vuln at a time, so that the story reads in order (the export
+	// program works on several at once).
+	eng, err := engine.New(engine.Config{SDP: q.sc, Mapping: cfg, Links: q.links, Concurrency: 1})
 	if err != nil {
 		return fmt.Errorf("step 2: %w", err)
 	}
@@ -288,7 +288,7 @@ func (q *quickstart) step2Config(ctx context.Context) error {
 
 // source lists the workspace's vulns through the Faraday REST client.
 func (q *quickstart) source(ctx context.Context) iter.Seq2[*faraday.Vuln, error] {
-	return q.far.Vulns.All(ctx, q.ws, nil)
+	return q.far.Vulns.All(ctx, q.ws, &faraday.ListVulnsOptions{Sort: "id", SortDir: faraday.SortAsc})
 }
 
 // step3Export exports the confirmed vulns.

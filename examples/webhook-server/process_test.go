@@ -14,24 +14,10 @@ import (
 	"time"
 )
 
-// buildBinary compiles the program once per test.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "webhook-server")
-	out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // Tokens made, listed and revoked by separate processes take effect in a
 // server process that is already running.
 func TestTokenCommandsAcrossProcesses(t *testing.T) {
-	bin := buildBinary(t)
+	bin := filepath.Join(binaries(t), "webhook-server")
 	w := newWorld(t)
 	tokens := w.path("tokens.json")
 	cmd := func(args ...string) (string, string, int) {

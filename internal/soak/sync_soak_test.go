@@ -56,6 +56,27 @@ func (s *syncVulns) setCount(key faraday.VulnKey) int {
 	return s.sets[key]
 }
 
+// jumpClock is the wall clock plus an offset the test moves forward
+// between phases, so that SDP's, the engine's and the handler's times tell
+// a push from a later change as they would minutes apart (the engine's
+// reconcile refuses to guess within Config.ClockSkew).
+type jumpClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *jumpClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *jumpClock) jump(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}
+
 // settle waits until sdptest has no delivery in flight.
 func settle(t *testing.T, srv *sdptest.Server) {
 	t.Helper()
@@ -82,7 +103,8 @@ func TestStatusSyncUnderFaults(t *testing.T) {
 	changes := soakSize(100, 500)
 	vs := soakVulns(2 * changes) // odd ids: changed in Faraday; even: in SDP
 	ctx := context.Background()
-	srv := sdptest.NewServer()
+	clock := &jumpClock{}
+	srv := sdptest.NewServer(sdptest.WithClock(clock.Now))
 	defer srv.Close()
 	f := newFaulter(t, srv, 0.2, 30)
 	defer f.close()
@@ -96,7 +118,7 @@ func TestStatusSyncUnderFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	newEngine := func() *engine.Engine {
-		eng, err := engine.New(engine.Config{SDP: c, Mapping: loadEngineConfig(t), Links: links, Concurrency: 4,
+		eng, err := engine.New(engine.Config{SDP: c, Mapping: loadEngineConfig(t), Links: links, Concurrency: 4, Now: clock.Now,
 			ClosureInfo: &servicedesk.ClosureInfo{ClosureComments: "closed in Faraday"}})
 		if err != nil {
 			t.Fatal(err)
@@ -136,6 +158,7 @@ func TestStatusSyncUnderFaults(t *testing.T) {
 	h, err := webhook.NewHandler(webhook.Config{
 		Tokens: tokens, Links: links, Statuses: eng.Mapper(), Vulns: fv, IDPolicy: webhook.IDRequired,
 		Logger:     slog.New(slog.DiscardHandler),
+		Now:        clock.Now,
 		Retry:      webhook.Retry{Attempts: 2, Wait: time.Millisecond},
 		Limits:     webhook.Limits{Deliveries: 1e6, DeliveryBurst: 10 * changes},
 		DeadLetter: func(webhook.DeadLetter) { mu.Lock(); dead++; mu.Unlock() }, // not replayed: the reconcile must catch them
@@ -181,6 +204,7 @@ func TestStatusSyncUnderFaults(t *testing.T) {
 			scheduleDeliveryFault()
 		}
 	}
+	clock.jump(time.Minute)
 	f.set(true)
 	outRuns := 0
 	for done := false; !done; {
@@ -192,6 +216,7 @@ func TestStatusSyncUnderFaults(t *testing.T) {
 		done = err == nil && rep.Failed == 0 && rep.NotAttempted == 0
 	}
 	settle(t, srv)
+	clock.jump(time.Minute)
 
 	// In: even vulns' tickets are resolved in the UI. A tenth of the
 	// deliveries fail, a tenth come twice, and Faraday is down (the
@@ -217,8 +242,11 @@ func TestStatusSyncUnderFaults(t *testing.T) {
 		}
 	}
 
-	// The incoming reconcile, under faults, until done.
-	inRuns, byReconcile := 0, 0
+	// The incoming reconcile, under faults, until done; it also re-sends
+	// the pushes whose outcome the out phase could not know and that never
+	// reached their ticket.
+	clock.jump(time.Minute)
+	inRuns, byReconcile, resent := 0, 0, 0
 	for done := false; !done; {
 		inRuns++
 		if inRuns > 40 {
@@ -226,9 +254,24 @@ func TestStatusSyncUnderFaults(t *testing.T) {
 		}
 		rep, err := newEngine().ReconcileIncoming(ctx, seqOf(vs), fv, nil)
 		done = err == nil && rep.Failed == 0 && rep.NotAttempted == 0
+		if !done {
+			reasons := map[string]int{}
+			for _, it := range rep.Items {
+				if it.Outcome == engine.Failed {
+					msg := it.Err.Error()
+					reasons[msg[:min(len(msg), 90)]]++
+				}
+			}
+			t.Logf("reconcile run %d failures: %v", inRuns, reasons)
+			t.Logf("reconcile run %d: %d failed, %d not attempted, stopped by %v", inRuns, rep.Failed, rep.NotAttempted, err)
+		}
 		for _, it := range rep.Items {
-			if it.Outcome == engine.Pushed && it.Key.VulnID%2 == 0 {
-				byReconcile++
+			if it.Outcome == engine.Pushed {
+				if it.Key.VulnID%2 == 0 {
+					byReconcile++
+				} else {
+					resent++
+				}
 			}
 		}
 	}
@@ -262,6 +305,6 @@ func TestStatusSyncUnderFaults(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	t.Logf("status sync: %d changes out in %d runs, %d in: %d applied by the webhook, %d by the reconcile in %d runs; %d deliveries (%v), %d answered 503; faults %v",
-		changes, outRuns, changes, viaWebhook, byReconcile, inRuns, len(srv.Deliveries()), outcomes, dead, counts)
+	t.Logf("status sync: %d changes out in %d runs (%d pushes of unknown outcome re-sent by the reconcile), %d in: %d applied by the webhook, %d by the reconcile in %d runs; %d deliveries (%v), %d answered 503; faults %v",
+		changes, outRuns, resent, changes, viaWebhook, byReconcile, inRuns, len(srv.Deliveries()), outcomes, dead, counts)
 }

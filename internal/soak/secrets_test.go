@@ -3,8 +3,10 @@ package soak
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/vulndesk/mesd/internal/testutil"
 	"github.com/vulndesk/mesd/servicedesk"
 	"github.com/vulndesk/mesd/servicedesk/sdptest"
+	"github.com/vulndesk/mesd/webhook"
 )
 
 // The secrets the client suites are given. Each is distinctive, so that a
@@ -343,5 +346,99 @@ func TestSecretWatchFinds(t *testing.T) {
 		if strings.Contains(l, sdAuthToken) {
 			t.Errorf("the report prints the secret: %s", l)
 		}
+	}
+}
+
+// TestNoSecretsWebhook sends the handler a delivery with each kind of
+// token (valid, revoked, expired, of another scope, unknown, in the body and
+// in the header) and a delivery whose store fails, and looks for every
+// token in the log lines, the answers and the outcomes' errors.
+func TestNoSecretsWebhook(t *testing.T) {
+	ctx := context.Background()
+	m := loadMapper(t)
+	w := newSecretWatch()
+	tokens := faraday.NewMemoryTokenStore()
+	issue := func(spec faraday.UserToken) string {
+		t.Helper()
+		_, tok, err := faraday.IssueToken(ctx, tokens, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.watch(tok)
+		return tok
+	}
+	valid := issue(faraday.UserToken{UserID: 1, Alias: "sdp", Scope: faraday.ScopeServiceDesk})
+	expired := issue(faraday.UserToken{UserID: 1, Alias: "old", Scope: faraday.ScopeServiceDesk, ExpiresAt: time.Now().Add(-time.Hour)})
+	gitlab := issue(faraday.UserToken{UserID: 1, Alias: "gl", Scope: faraday.ScopeGitLab})
+	revoked := issue(faraday.UserToken{UserID: 1, Alias: "gone", Scope: faraday.ScopeServiceDesk})
+	list, err := tokens.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range list {
+		if tk.Alias == "gone" {
+			if err := tokens.Revoke(ctx, tk.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	unknown := "zzzzUnknownTokenUnknownTokenUnknownToken0000"
+	w.watch(unknown)
+
+	links := faraday.NewMemoryLinkStore()
+	vulns := &syncVulns{MemoryVulnStore: webhook.NewMemoryVulnStore(), sets: map[faraday.VulnKey]int{}, failures: map[faraday.VulnKey]int{}}
+	for i := range 3 {
+		key := faraday.VulnKey{Workspace: workspace, VulnID: int64(i + 1)}
+		if _, err := links.CompareAndSet(ctx, faraday.Link{Key: key, ServiceDeskEntry: faraday.ServiceDeskEntry{State: faraday.LinkLinked, RequestID: ticketOf(i)}}, 0); err != nil {
+			t.Fatal(err)
+		}
+		vulns.Put(key, faraday.StatusOpen)
+	}
+	vulns.failures[faraday.VulnKey{Workspace: workspace, VulnID: 3}] = 10 // Faraday down for vuln 3
+	h, err := webhook.NewHandler(webhook.Config{
+		Tokens: tokens, Links: links, Statuses: m, Vulns: vulns,
+		Logger:     slog.New(w),
+		Retry:      webhook.Retry{Attempts: 2, Wait: time.Millisecond},
+		DeadLetter: func(dl webhook.DeadLetter) { w.text("dead letter", fmt.Sprintf("%+v %v", dl, dl.Err)) },
+		OnOutcome: func(o webhook.Outcome) {
+			w.text("outcome", fmt.Sprintf("%+v", o))
+			if o.Err != nil {
+				w.text("outcome error", o.Err.Error())
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name         string
+		body, header string
+		want         int
+	}{
+		{"valid", goodBody(m, 0, "Resolved", valid), "1", http.StatusOK},
+		{"valid, Token prefix", goodBody(m, 1, "Resolved", "Token "+valid), "1", http.StatusOK},
+		{"valid in the header", `{"status": "Open", "desc": "", "id": "` + ticketOf(1) + `"}`, valid, http.StatusOK},
+		{"store failing", goodBody(m, 2, "Resolved", valid), "1", http.StatusServiceUnavailable},
+		{"expired", goodBody(m, 0, "Open", expired), "1", http.StatusUnauthorized},
+		{"other scope", goodBody(m, 0, "Open", gitlab), "1", http.StatusUnauthorized},
+		{"revoked", goodBody(m, 0, "Open", revoked), "1", http.StatusUnauthorized},
+		{"unknown", goodBody(m, 0, "Open", unknown), "1", http.StatusUnauthorized},
+		{"unknown in the header", `{"status": "Open", "desc": ""}`, unknown, http.StatusUnauthorized},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, webhook.Path, strings.NewReader(c.body))
+		req.Header.Set(webhook.HeaderToken, c.header)
+		h.ServeHTTP(rec, req)
+		if rec.Code != c.want {
+			t.Errorf("%s: answered %d %s; want %d", c.name, rec.Code, rec.Body, c.want)
+		}
+		w.text(c.name+": answer", rec.Body.String())
+		for k, vs := range rec.Header() {
+			w.text(c.name+": answer header "+k, strings.Join(vs, ","))
+		}
+	}
+	lines := w.check(t)
+	if lines < 9 {
+		t.Errorf("%d log lines for 9 deliveries", lines)
 	}
 }

@@ -115,7 +115,8 @@ func (f *faulter) RoundTrip(req *http.Request) (*http.Response, error) {
 	return f.base.RoundTrip(req)
 }
 
-// cancelAfter makes the n-th call from now cancel the run's context.
+// cancelAfter makes the n-th call from now cancel the run's context; a nil
+// cancel disarms it.
 func (f *faulter) cancelAfter(n int, cancel context.CancelFunc) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -201,7 +202,7 @@ func exportUntilDone(t *testing.T, srv *sdptest.Server, f *faulter, links farada
 		}
 		rep, err := eng.Export(ctx, seqOf(vs), &engine.ExportOptions{Total: len(vs)})
 		cancel()
-		f.cancelAfter(1<<62, nil)
+		f.cancelAfter(0, nil) // disarm
 		if rep == nil {
 			t.Fatalf("run %d: no report: %v", run, err)
 		}

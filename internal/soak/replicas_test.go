@@ -61,9 +61,10 @@ func (l *lockedBuffer) String() string {
 var listeningOn = regexp.MustCompile(`listening on (http://[^/\s]+)`)
 
 // startServer runs "webhook-server serve" on a loopback port and returns
-// its base URL and its standard error. The process is interrupted (as by
-// Ctrl-C) and waited for at cleanup; it must exit 0.
-func startServer(t *testing.T, bin string, args ...string) (string, *lockedBuffer) {
+// its base URL, its standard error and a function that interrupts it (as
+// Ctrl-C does) and waits for it to exit, which it must do with status 0;
+// cleanup calls it too.
+func startServer(t *testing.T, bin string, args ...string) (string, *lockedBuffer, func()) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "-addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), "FARADAY_TOKEN="+faradayAPIToken)
@@ -88,32 +89,36 @@ func startServer(t *testing.T, bin string, args ...string) (string, *lockedBuffe
 			}
 		}
 	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("webhook-server: %v\n%s", err, stderr)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(os.Interrupt)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("webhook-server: %v\n%s", err, stderr)
+				}
+			case <-time.After(20 * time.Second):
+				_ = cmd.Process.Kill()
+				t.Errorf("webhook-server did not stop after an interrupt\n%s", <-done)
 			}
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("webhook-server did not stop after an interrupt\n%s", <-done)
-		}
-		for range lines { // wait for the reader
-		}
-	})
+			for range lines { // wait for the reader
+			}
+		})
+	}
+	t.Cleanup(stop)
 	select {
 	case line := <-lines:
 		m := listeningOn.FindStringSubmatch(line)
 		if m == nil {
 			t.Fatalf("webhook-server said %q\n%s", line, stderr)
 		}
-		return m[1], stderr
+		return m[1], stderr, stop
 	case <-time.After(20 * time.Second):
 		t.Fatalf("webhook-server did not start listening\n%s", stderr)
-		return "", nil
+		return "", nil, nil
 	}
 }
 
@@ -121,9 +126,11 @@ func startServer(t *testing.T, bin string, args ...string) (string, *lockedBuffe
 // file-backed token store and one file-backed link store, in front of one
 // Faraday, and delivers every change to both at once, as two replicas
 // behind a load balancer would receive an SDP delivery and its retry. 200
-// changes (1,000 with MESD_SOAK=full) from 50 senders: each change is
-// applied once (one PATCH to Faraday, one "updated" answer across the two
-// processes), nothing is refused, and no token reaches either log.
+// changes (1,000 with MESD_SOAK=full) from 50 senders, with a tenth as
+// many deliveries carrying unknown tokens: each change is applied once (one
+// PATCH to Faraday, one "updated" answer across the two processes), no good
+// delivery is refused, every unknown token is (401 or 429), and no token
+// reaches either log.
 func TestTwoWebhookServers(t *testing.T) {
 	bin := buildWebhookServer(t)
 	changes := soakSize(200, 1000)
@@ -170,19 +177,29 @@ func TestTwoWebhookServers(t *testing.T) {
 
 	args := []string{"-config", "testdata/mapping.json", "-faraday-url", fs.URL(), "-tokens", tokenPath, "-links", linkPath,
 		"-dead-letters", filepath.Join(dir, "dead.jsonl"), "-id-policy", "required"}
-	urlA, logA := startServer(t, bin, args...)
-	urlB, logB := startServer(t, bin, args...)
+	urlA, logA, stopA := startServer(t, bin, args...)
+	urlB, logB, stopB := startServer(t, bin, args...)
 
-	// Every change twice, once to each process, in a seeded random order.
+	// Every change twice, once to each process, and a tenth as many
+	// deliveries with unknown tokens (a status that would change the vuln)
+	// to each, in a seeded random order.
 	m := loadMapper(t)
-	ds := make([]delivery, 0, 2*changes)
-	target := make([]string, 0, 2*changes)
+	r := rand.New(rand.NewPCG(2, 2))
+	ds := make([]delivery, 0, 2*changes+changes/5)
+	target := make([]string, 0, cap(ds))
 	for i := range changes {
 		d := delivery{kind: good, vuln: faraday.VulnKey{Workspace: workspace, VulnID: int64(i + 1)}, ticket: ticketOf(i), body: goodBody(m, i, "Resolved", token)}
 		ds = append(ds, d, d)
 		target = append(target, urlA, urlB)
 	}
-	r := rand.New(rand.NewPCG(2, 2))
+	var fakes []string
+	for j := range changes / 5 {
+		i := r.IntN(changes)
+		fake := fakeToken(r, token)
+		fakes = append(fakes, fake)
+		ds = append(ds, delivery{kind: badToken, vuln: faraday.VulnKey{Workspace: workspace, VulnID: int64(i + 1)}, ticket: ticketOf(i), body: goodBody(m, i, "On Hold", fake), token: fake})
+		target = append(target, [2]string{urlA, urlB}[j%2])
+	}
 	r.Shuffle(len(ds), func(i, j int) {
 		ds[i], ds[j] = ds[j], ds[i]
 		target[i], target[j] = target[j], target[i]
@@ -191,7 +208,15 @@ func TestTwoWebhookServers(t *testing.T) {
 
 	updated := map[faraday.VulnKey]int{}
 	byServer := map[string]int{}
+	refused := map[int]int{}
 	for i, a := range answers {
+		if ds[i].kind == badToken {
+			refused[a.code]++
+			if a.code != http.StatusUnauthorized && a.code != http.StatusTooManyRequests {
+				t.Errorf("unknown token for %v to %s answered %d; want 401 or 429", ds[i].vuln, target[i], a.code)
+			}
+			continue
+		}
 		if a.code != http.StatusOK {
 			t.Errorf("delivery for %v to %s answered %d %q", ds[i].vuln, target[i], a.code, a.result)
 		}
@@ -218,8 +243,13 @@ func TestTwoWebhookServers(t *testing.T) {
 			t.Errorf("vuln %v: %d updated answers; want 1", key, updated[key])
 		}
 	}
+	// A line is logged after its answer is written: stop the processes
+	// before reading their logs.
+	stopA()
+	stopB()
 	watch := newSecretWatch()
 	watch.watch(token, faradayAPIToken)
+	watch.watch(fakes...)
 	logLines := 0
 	for name, l := range map[string]*lockedBuffer{"process A": logA, "process B": logB} {
 		for line := range strings.Lines(l.String()) {
@@ -231,6 +261,6 @@ func TestTwoWebhookServers(t *testing.T) {
 		t.Errorf("%d log lines from the two processes for %d deliveries; want one per delivery at least", logLines, len(ds))
 	}
 	watch.check(t)
-	t.Logf("two webhook-server processes: %d changes delivered to both in %v (%.0f deliveries/s); updated answers: A %d, B %d; %d PATCHes",
-		changes, elapsed.Round(time.Millisecond), float64(len(ds))/elapsed.Seconds(), byServer[urlA], byServer[urlB], patches)
+	t.Logf("two webhook-server processes: %d changes delivered to both and %d unknown tokens in %v (%.0f deliveries/s); updated answers: A %d, B %d; %d PATCHes; unknown tokens answered %v",
+		changes, len(fakes), elapsed.Round(time.Millisecond), float64(len(ds))/elapsed.Seconds(), byServer[urlA], byServer[urlB], patches, refused)
 }

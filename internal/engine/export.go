@@ -81,6 +81,9 @@ func (e *Engine) Export(ctx context.Context, vulns iter.Seq2[*faraday.Vuln, erro
 	if opts == nil {
 		opts = &ExportOptions{}
 	}
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	sel := newSelection(opts)
 	rec := newRecorder(opts.Total, e.now, opts.Progress)
 	r := &run{e: e, p: p, opts: opts, sel: sel, rec: rec}
@@ -164,6 +167,31 @@ func (s *sourceErr) saw(err error) {
 		err = nil
 	}
 	s.last = err
+}
+
+// validate reports every option that cannot select anything.
+func (o *ExportOptions) validate() error {
+	var bad []string
+	if o.MinSeverity != 0 && !o.MinSeverity.Valid() {
+		bad = append(bad, fmt.Sprintf("MinSeverity %d is not a severity", o.MinSeverity))
+	}
+	for i, st := range o.Statuses {
+		if !st.Valid() {
+			bad = append(bad, fmt.Sprintf("Statuses[%d] %d is not a status", i, st))
+		}
+	}
+	for i, id := range o.IDs {
+		if id <= 0 {
+			bad = append(bad, fmt.Sprintf("IDs[%d] %d is not a vuln id", i, id))
+		}
+	}
+	if o.Total < 0 {
+		bad = append(bad, fmt.Sprintf("Total %d is negative", o.Total))
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("engine: invalid export options: %s", strings.Join(bad, "; "))
+	}
+	return nil
 }
 
 // selection applies ExportOptions' filters.

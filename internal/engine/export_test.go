@@ -256,3 +256,22 @@ func TestPrepareCatalogAndWarnings(t *testing.T) {
 		t.Fatalf("warnings %q, options %v", w, ev.eng.Catalog().Options)
 	}
 }
+
+func TestExportRejectsBadOptions(t *testing.T) {
+	ev := newEnv(t, nil)
+	ev.prepare(t)
+	_, err := ev.eng.Export(context.Background(), seq(vulns(1)), &engine.ExportOptions{
+		MinSeverity: 9, Statuses: []faraday.Status{faraday.StatusOpen, 0}, IDs: []int64{3, -1}, Total: -2,
+	})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"MinSeverity 9", "Statuses[1] 0", "IDs[1] -1", "Total -2"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if n := callCount(ev.srv, http.MethodPost, "/requests"); n != 0 {
+		t.Fatalf("%d creates", n)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vulndesk/mesd/faraday"
 	"github.com/vulndesk/mesd/internal/engine"
@@ -251,11 +252,12 @@ func TestUnauthorizedStopsOnce(t *testing.T) {
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
-	_, err := engine.New(engine.Config{Concurrency: -1, Rate: 5})
+	_, err := engine.New(engine.Config{Concurrency: -1, Rate: 5, ClaimTimeout: -1, ClockSkew: -time.Second, PendingGrace: -time.Minute})
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"SDP client is nil", "Mapping config is nil", "Links store is nil", "Concurrency -1", "Burst 0"} {
+	for _, want := range []string{"SDP client is nil", "Mapping config is nil", "Links store is nil", "Concurrency -1", "Burst 0",
+		"ClaimTimeout -1ns", "ClockSkew -1s", "PendingGrace -1m0s"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

@@ -52,6 +52,7 @@ func newEnvFront(t testing.TB, front func(http.Handler) http.Handler, edit func(
 	if edit != nil {
 		edit(ev.cfg, &ecfg)
 	}
+	ev.links = ecfg.Links
 	eng, err := engine.New(ecfg)
 	if err != nil {
 		t.Fatalf("engine.New: %v", err)

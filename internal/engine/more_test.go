@@ -441,3 +441,42 @@ func TestPendingGrace(t *testing.T) {
 		t.Fatalf("stale intent: %v %+v, %d searches", err, rep.Items, searches(ev.srv))
 	}
 }
+
+// TestTwoReplicasExportOnce: two engines (two replicas) share a link store
+// and export the same vulns at the same time; with PendingGrace each vuln
+// gets exactly one ticket.
+func TestTwoReplicasExportOnce(t *testing.T) {
+	ev := newEnv(t, func(_ *mapping.Config, c *engine.Config) { c.PendingGrace = time.Minute })
+	ev.prepare(t)
+	other, err := engine.New(engine.Config{SDP: ev.sdp, Mapping: ev.cfg, Links: ev.links, Concurrency: 4, PendingGrace: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Prepare(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	vs := vulns(120)
+	var wg sync.WaitGroup
+	reps := make([]*engine.Report, 2)
+	for i, eng := range []*engine.Engine{ev.eng, other} {
+		wg.Go(func() {
+			rep, err := eng.Export(context.Background(), seq(vs), nil)
+			if err != nil {
+				t.Error(err)
+			}
+			reps[i] = rep
+		})
+	}
+	wg.Wait()
+	if reps[0] == nil || reps[1] == nil {
+		t.FailNow()
+	}
+	if c := reps[0].Created + reps[1].Created; c != len(vs) {
+		t.Fatalf("%d + %d created, want %d in all", reps[0].Created, reps[1].Created, len(vs))
+	}
+	for id, n := range ticketsByTag(t, ev.srv, ev.eng.Mapper(), vs) {
+		if n != 1 {
+			t.Fatalf("vuln %d has %d tickets", id, n)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/vulndesk/mesd/faraday"
 	"github.com/vulndesk/mesd/internal/engine"
+	"github.com/vulndesk/mesd/mapping"
 	"github.com/vulndesk/mesd/servicedesk"
 	"github.com/vulndesk/mesd/servicedesk/sdptest"
 	"github.com/vulndesk/mesd/webhook"
@@ -39,6 +41,12 @@ func (h *hook) outcomes() []webhook.Outcome {
 // it, with the seed's payload.
 func withWebhook(t *testing.T, ev *env) *hook {
 	t.Helper()
+	return withWebhookLinks(t, ev, ev.links)
+}
+
+// withWebhookLinks is withWebhook with the handler on links of its own.
+func withWebhookLinks(t *testing.T, ev *env, links faraday.LinkStore) *hook {
+	t.Helper()
 	tokens := faraday.NewMemoryTokenStore()
 	_, token, err := faraday.IssueToken(context.Background(), tokens, faraday.UserToken{UserID: 1, Alias: "sdp", Scope: faraday.ScopeServiceDesk})
 	if err != nil {
@@ -46,7 +54,7 @@ func withWebhook(t *testing.T, ev *env) *hook {
 	}
 	hk := &hook{vulns: webhook.NewMemoryVulnStore()}
 	hk.h, err = webhook.NewHandler(webhook.Config{
-		Tokens: tokens, Links: ev.links, Statuses: ev.eng.Mapper(), Vulns: hk.vulns,
+		Tokens: tokens, Links: links, Statuses: ev.eng.Mapper(), Vulns: hk.vulns,
 		Logger:    slog.New(slog.DiscardHandler),
 		OnOutcome: func(o webhook.Outcome) { hk.mu.Lock(); hk.out = append(hk.out, o); hk.mu.Unlock() },
 	})
@@ -83,9 +91,30 @@ func waitDeliveries(t *testing.T, srv *sdptest.Server, n int) []sdptest.Delivery
 // re-opened goes out as "Open", and "Open" comes in as open, so an echo
 // taken for a change would turn the re-opened vuln into an open one.
 func TestStatusPushEchoChangesNothing(t *testing.T) {
-	ev := newEnv(t, nil)
-	ev.prepare(t)
-	hk := withWebhook(t, ev)
+	t.Run("memory", func(t *testing.T) {
+		ev := newEnv(t, nil)
+		ev.prepare(t)
+		testEcho(t, ev, withWebhook(t, ev))
+	})
+	// The engine and the webhook each open the link file, as two
+	// processes do.
+	t.Run("file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "links.json")
+		open := func() *faraday.FileLinkStore {
+			s, err := faraday.OpenFileLinkStore(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		}
+		ev := newEnv(t, func(_ *mapping.Config, c *engine.Config) { c.Links = open() })
+		ev.prepare(t)
+		testEcho(t, ev, withWebhookLinks(t, ev, open()))
+	})
+}
+
+func testEcho(t *testing.T, ev *env, hk *hook) {
 	ctx := context.Background()
 	v := vuln(1, faraday.SeverityHigh)
 	key := faraday.VulnKey{Workspace: "acme", VulnID: 1}

@@ -45,7 +45,8 @@ func TestTwoExportersShareLinks(t *testing.T) {
 		return s
 	}
 	stores := []faraday.LinkStore{open(), open()}
-	const grace = 10 * time.Second
+	// Far above a round's length, even under -race on a loaded machine.
+	const grace = time.Minute
 	exporter := func(links faraday.LinkStore) (*engine.Report, error) {
 		c, err := servicedesk.NewClient(srv.URL(), servicedesk.WithAuthToken(sdptest.DefaultAuthToken),
 			servicedesk.WithHTTPClient(&http.Client{Transport: f}), servicedesk.WithRetry(3, time.Millisecond, 4*time.Millisecond),
@@ -118,7 +119,7 @@ func TestTwoExportersShareLinks(t *testing.T) {
 		if ran == 2 {
 			together++
 		}
-		clock.jump(time.Minute) // past the grace: intents left now are a failed run's
+		clock.jump(2 * grace) // past the grace: intents left now are a failed run's
 	}
 	f.set(false)
 	srv.ClearFaults()

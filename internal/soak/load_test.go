@@ -231,6 +231,9 @@ func TestWebhookLoad(t *testing.T) {
 	defer srv.Close()
 
 	answers, elapsed := send(t, func(int) string { return srv.URL }, ds)
+	// The handler logs a line after writing its answer: Close waits for
+	// the handlers to return, so every line is in before it is counted.
+	srv.Close()
 
 	var perKind [kindsCount]map[int]int
 	var sent [kindsCount]int

@@ -210,6 +210,19 @@ func TestPrepareRequester(t *testing.T) {
 	if !ok || string(ev.eng.RequesterID()) != id {
 		t.Fatalf("requester id %q, want %q", ev.eng.RequesterID(), id)
 	}
+
+	// By id: checked to exist.
+	ev = newEnv(t, func(c *mapping.Config, _ *engine.Config) { c.Requester = mapping.Requester{ID: id} })
+	ev.prepare(t)
+	if string(ev.eng.RequesterID()) != id {
+		t.Fatalf("requester id %q, want %q", ev.eng.RequesterID(), id)
+	}
+	ev = newEnv(t, func(c *mapping.Config, _ *engine.Config) { c.Requester = mapping.Requester{ID: "987654"} })
+	err := ev.eng.Prepare(context.Background())
+	var ce *engine.ConfigError
+	if !errors.As(err, &ce) || len(ce.Problems.At("requester.id")) != 1 {
+		t.Fatalf("Prepare with an unknown requester id: %v", err)
+	}
 }
 
 func TestPrepareCatalogAndWarnings(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -478,5 +479,57 @@ func TestTwoReplicasExportOnce(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("vuln %d has %d tickets", id, n)
 		}
+	}
+}
+
+// TestPendingUnderAnOldTag: the tag format changed between a crashed run
+// and the next. The ticket made under the old tag is found by it; a vuln
+// whose ticket was never made gets one under the new tag.
+func TestPendingUnderAnOldTag(t *testing.T) {
+	ev := newEnv(t, nil)
+	ev.prepare(t)
+	ctx := context.Background()
+	made, lost := vuln(1, faraday.SeverityHigh), vuln(2, faraday.SeverityHigh)
+	old := func(id int64) string { return fmt.Sprintf("[OLD acme/%d]", id) }
+	// The crashed run created vuln 1's ticket under the old tag.
+	in, err := ev.eng.Mapper().Request(made, ev.eng.RequesterID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Subject = old(1) + " " + made.Name
+	ticket, err := ev.sdp.Requests.Create(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []*faraday.Vuln{made, lost} {
+		if _, err := ev.links.CompareAndSet(ctx, faraday.Link{Key: vulnKey(v), ServiceDeskEntry: faraday.ServiceDeskEntry{
+			State: faraday.LinkPending, Tag: old(v.ID)}}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := ev.eng.Export(ctx, seq([]*faraday.Vuln{made, lost}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[int64]engine.Item{}
+	for _, it := range rep.Items {
+		byID[it.Key.VulnID] = it
+	}
+	if it := byID[1]; it.Outcome != engine.Found || it.TicketID != string(ticket.ID) {
+		t.Fatalf("vuln 1: %+v, want found %s", it, ticket.ID)
+	}
+	if it := byID[2]; it.Outcome != engine.Created {
+		t.Fatalf("vuln 2: %+v, want created", it)
+	}
+	newTag, _ := ev.eng.Mapper().Tag("acme", 2)
+	l, _ := ev.links.Get(ctx, vulnKey(lost))
+	if l.Tag != newTag {
+		t.Fatalf("vuln 2 linked under tag %q, want the new %q", l.Tag, newTag)
+	}
+	if r, _ := ev.srv.Request(l.RequestID); !mapping.HasTag(r.Subject, newTag) {
+		t.Fatalf("vuln 2's ticket subject %q lacks %q", r.Subject, newTag)
+	}
+	if n := callCount(ev.srv, http.MethodPost, "/requests"); n != 2 {
+		t.Fatalf("%d creates, want the test's and vuln 2's", n)
 	}
 }

@@ -476,3 +476,48 @@ func TestIncomingReconcileLostPushOvertaken(t *testing.T) {
 		t.Fatalf("second reconcile: %v, %d calls", err, len(ev.srv.Calls()))
 	}
 }
+
+// TestIncomingReconcileEdges: vulns without a ticket or with an unfinished
+// one are skipped, a ticket SDP no longer has fails its vuln alone, and a
+// page SDP cannot serve fails its vulns without stopping the run.
+func TestIncomingReconcileEdges(t *testing.T) {
+	ev := newEnv(t, nil)
+	ev.prepare(t)
+	ctx := context.Background()
+	vs := vulns(4)
+	if _, err := ev.eng.Export(ctx, seq(vs[:2]), nil); err != nil {
+		t.Fatal(err)
+	}
+	tag, _ := ev.eng.Mapper().Tag("acme", 3)
+	if _, err := ev.links.CompareAndSet(ctx, faraday.Link{Key: vulnKey(vs[2]), ServiceDeskEntry: faraday.ServiceDeskEntry{State: faraday.LinkPending, Tag: tag}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	// Vuln 2's link points at a ticket SDP does not have.
+	if _, err := faraday.UpdateLink(ctx, ev.links, vulnKey(vs[1]), 0, func(l *faraday.Link) error { l.RequestID = "999999"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	vst := webhook.NewMemoryVulnStore()
+	for _, v := range vs {
+		vst.Put(vulnKey(v), v.Status)
+	}
+	rep, err := ev.eng.ReconcileIncoming(ctx, seq(vs), vst, &engine.ReconcileOptions{Total: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]engine.Outcome{1: engine.UpToDate, 2: engine.Failed, 3: engine.Skipped, 4: engine.Skipped}
+	for _, it := range rep.Items {
+		if it.Outcome != want[it.Key.VulnID] {
+			t.Errorf("vuln %d: %s (%s %v), want %s", it.Key.VulnID, it.Outcome, it.Reason, it.Err, want[it.Key.VulnID])
+		}
+		if it.Key.VulnID == 2 && !errors.Is(it.Err, servicedesk.ErrNotFound) {
+			t.Errorf("vuln 2: %v, want ErrNotFound", it.Err)
+		}
+	}
+	if err := ev.srv.AddFault(sdptest.Fault{Kind: sdptest.ServerError, Status: 503, Method: http.MethodGet, Path: "/requests"}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = ev.eng.ReconcileIncoming(ctx, seq(vs), vst, nil)
+	if err != nil || rep.Failed != 2 || rep.Skipped != 2 {
+		t.Fatalf("with SDP failing: %v, failed %d skipped %d", err, rep.Failed, rep.Skipped)
+	}
+}

@@ -84,6 +84,8 @@ type faulter struct {
 	calls    int
 	cancel   context.CancelFunc // cancels the current run at call cancelAt
 	cancelAt int
+	every    int    // when positive, tick is called every every calls
+	tick     func() // (with the faulter locked: keep it short)
 }
 
 func newFaulter(t *testing.T, srv *sdptest.Server, rate float64, seed uint64) *faulter {
@@ -101,6 +103,9 @@ func (f *faulter) RoundTrip(req *http.Request) (*http.Response, error) {
 	if f.cancel != nil && f.calls >= f.cancelAt {
 		f.cancel()
 		f.cancel = nil
+	}
+	if f.on && f.every > 0 && f.calls%f.every == 0 {
+		f.tick()
 	}
 	if f.on && f.rnd.Float64() < f.rate {
 		// The kinds take turns, so that each fires about as often.
@@ -173,16 +178,8 @@ func seqOf(vs []*faraday.Vuln) iter.Seq2[*faraday.Vuln, error] {
 // then Export) over one link store until a run finishes with every vuln
 // created, found or up to date, at most maxRuns times. cancelAt, when set,
 // gives the call at which a run is cancelled.
-func exportUntilDone(t *testing.T, srv *sdptest.Server, f *faulter, links faraday.LinkStore, vs []*faraday.Vuln, maxRuns int, cancelAt func(run int) int) (runs int, reports []*engine.Report) {
+func exportUntilDone(t *testing.T, c *servicedesk.Client, f *faulter, links faraday.LinkStore, vs []*faraday.Vuln, maxRuns int, cancelAt func(run int) int) (runs int, reports []*engine.Report) {
 	t.Helper()
-	c, err := servicedesk.NewClient(srv.URL(), servicedesk.WithAuthToken(sdptest.DefaultAuthToken),
-		servicedesk.WithHTTPClient(&http.Client{Transport: f}),
-		servicedesk.WithRetry(3, time.Millisecond, 4*time.Millisecond),
-		servicedesk.WithMaxRetryAfter(5*time.Millisecond),
-		servicedesk.WithTimeout(attemptTimeout))
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := loadEngineConfig(t)
 	for run := 1; run <= maxRuns; run++ {
 		eng, err := engine.New(engine.Config{SDP: c, Mapping: cfg, Links: links, Concurrency: 4})
@@ -216,6 +213,25 @@ func exportUntilDone(t *testing.T, srv *sdptest.Server, f *faulter, links farada
 	}
 	t.Fatalf("not done after %d runs", maxRuns)
 	return 0, nil
+}
+
+// faultedClient is a client of srv whose calls go through f, with
+// millisecond retries and the soak's attempt timeout; auth defaults to
+// sdptest's authtoken.
+func faultedClient(t *testing.T, srv *sdptest.Server, f *faulter, opts ...servicedesk.Option) *servicedesk.Client {
+	t.Helper()
+	if len(opts) == 0 {
+		opts = []servicedesk.Option{servicedesk.WithAuthToken(sdptest.DefaultAuthToken)}
+	}
+	c, err := servicedesk.NewClient(srv.URL(), append(opts,
+		servicedesk.WithHTTPClient(&http.Client{Transport: f}),
+		servicedesk.WithRetry(3, time.Millisecond, 4*time.Millisecond),
+		servicedesk.WithMaxRetryAfter(5*time.Millisecond),
+		servicedesk.WithTimeout(attemptTimeout))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // checkOneTicketPerVuln verifies the end state: exactly one ticket per
@@ -314,7 +330,7 @@ func TestExportUnderFaults(t *testing.T) {
 	f.set(true)
 	links := faraday.NewMemoryLinkStore()
 	start := time.Now()
-	runs, _ := exportUntilDone(t, srv, f, links, vs, 40, nil)
+	runs, _ := exportUntilDone(t, faultedClient(t, srv, f), f, links, vs, 40, nil)
 	f.set(false)
 	srv.ClearFaults()
 	checkOneTicketPerVuln(t, srv, links, vs)
@@ -341,7 +357,7 @@ func TestExportCancelledUnderFaults(t *testing.T) {
 		return 20 + r.IntN(len(vs)/2)
 	}
 	start := time.Now()
-	runs, reports := exportUntilDone(t, srv, f, links, vs, 40, cancelAt)
+	runs, reports := exportUntilDone(t, faultedClient(t, srv, f), f, links, vs, 40, cancelAt)
 	f.set(false)
 	srv.ClearFaults()
 	stopped := 0
@@ -356,4 +372,51 @@ func TestExportCancelledUnderFaults(t *testing.T) {
 	checkOneTicketPerVuln(t, srv, links, vs)
 	checkFaultCounts(t, srv, f)
 	t.Logf("export cancelled under faults: %d vulns, %d runs stopped by cancellation, done in %d runs, %v", len(vs), stopped, runs, time.Since(start).Round(time.Millisecond))
+}
+
+// TestExportCloudUnderFaults is TestExportUnderFaults against the cloud
+// flavour: Zoho OAuth with a refresh token, whose token endpoint is faulted
+// like the API (its calls go through the same schedule), and every 40 calls
+// the server drops its access tokens while the clock moves on two minutes,
+// so that the client meets 401s and renews mid-run. One ticket per vuln,
+// every link stored, renewals seen.
+func TestExportCloudUnderFaults(t *testing.T) {
+	vs := soakVulns(soakSize(200, 1000))
+	clock := &jumpClock{}
+	srv := sdptest.NewServer(sdptest.WithCloud("itdesk"), sdptest.WithClock(clock.Now),
+		sdptest.WithOAuthClient(zohoClientID, zohoSecret, zohoRefresh))
+	defer srv.Close()
+	f := newFaulter(t, srv, 0.2, 50)
+	defer f.close()
+	f.every, f.tick = 40, func() {
+		clock.jump(2 * time.Minute)
+		srv.ExpireAccessTokens()
+	}
+	src, err := servicedesk.NewZohoTokenSource(servicedesk.ZohoConfig{
+		ClientID: zohoClientID, ClientSecret: zohoSecret, RefreshToken: zohoRefresh,
+		AccountsURL: srv.AccountsURL(), HTTPClient: &http.Client{Transport: f, Timeout: attemptTimeout}, Now: clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := faultedClient(t, srv, f, servicedesk.WithCloudPortal(srv.Portal()), servicedesk.WithAuthenticator(src))
+	f.set(true)
+	links := faraday.NewMemoryLinkStore()
+	start := time.Now()
+	runs, _ := exportUntilDone(t, c, f, links, vs, 40, nil)
+	f.set(false)
+	srv.ClearFaults()
+	checkOneTicketPerVuln(t, srv, links, vs)
+	grants := srv.TokenGrants()
+	if grants < 3 {
+		t.Errorf("%d access tokens granted; want renewals after the server dropped its tokens", grants)
+	}
+	accountsFaults := 0
+	for _, call := range srv.Calls() {
+		if call.Path == "/oauth/v2/token" && call.Fault != sdptest.NoFault {
+			accountsFaults++
+		}
+	}
+	t.Logf("cloud export under faults: %d vulns, done in %d runs, %v; %d access tokens granted, %d token-endpoint calls faulted; %d calls",
+		len(vs), runs, time.Since(start).Round(time.Millisecond), grants, accountsFaults, len(srv.Calls()))
 }

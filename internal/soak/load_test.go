@@ -63,12 +63,21 @@ func ticketOf(i int) string { return strconv.Itoa(100000 + i) }
 // the description pasted raw, so one in three bodies is invalid JSON
 // (quotes, a backslash and a line break), which the handler must recover.
 func goodBody(m *mapping.Mapper, i int, status, token string) string {
+	return "{\n\"status\": \"" + status + "\",\n\"desc\": \"" + soakDesc(m, i) + "\",\n\"id\": \"" + ticketOf(i) + "\",\n\"Authorization\": \"" + token + "\"\n}"
+}
+
+// seedBody is the seed's payload (no id): the description's footer
+// reference names the vuln.
+func seedBody(m *mapping.Mapper, i int, status, token string) string {
+	return "{\n\"status\": \"" + status + "\",\n\"desc\": \"" + soakDesc(m, i) + "\",\n\"Authorization\": \"" + token + "\"\n}"
+}
+
+func soakDesc(m *mapping.Mapper, i int) string {
 	desc := "<div>Fixed in build " + strconv.Itoa(i) + "</div>"
 	if i%3 == 0 {
 		desc = "<div>Patched \"login\" form\nC:\\app\\web.config</div>"
 	}
-	desc += "<p>" + m.Reference(workspace, int64(i+1)).String() + "</p>"
-	return "{\n\"status\": \"" + status + "\",\n\"desc\": \"" + desc + "\",\n\"id\": \"" + ticketOf(i) + "\",\n\"Authorization\": \"" + token + "\"\n}"
+	return desc + "<p>" + m.Reference(workspace, int64(i+1)).String() + "</p>"
 }
 
 // fakeToken looks like a token (same length and alphabet) but is unknown.
@@ -86,14 +95,14 @@ func fakeToken(r *rand.Rand, like string) string {
 // rest good changes (Resolved → closed), one in ten of them delivered
 // twice. It returns the deliveries in a seeded random order and the number
 // of distinct good changes (each on its own vuln 1..changes).
-func loadPlan(m *mapping.Mapper, n int, token string, seed uint64) ([]delivery, int) {
+func loadPlan(m *mapping.Mapper, n int, token string, seed uint64, body func(*mapping.Mapper, int, string, string) string) ([]delivery, int) {
 	r := rand.New(rand.NewPCG(seed, seed^0x5eed))
 	bad, invalid := n/10, n/20
 	goods := n - bad - invalid
 	changes := goods - goods/11 // goods = changes + changes/10 (rounded)
 	ds := make([]delivery, 0, n)
 	for i := range changes {
-		d := delivery{kind: good, vuln: faraday.VulnKey{Workspace: workspace, VulnID: int64(i + 1)}, ticket: ticketOf(i), body: goodBody(m, i, "Resolved", token)}
+		d := delivery{kind: good, vuln: faraday.VulnKey{Workspace: workspace, VulnID: int64(i + 1)}, ticket: ticketOf(i), body: body(m, i, "Resolved", token)}
 		ds = append(ds, d)
 	}
 	for i := 0; len(ds) < goods; i += 10 {
@@ -103,7 +112,7 @@ func loadPlan(m *mapping.Mapper, n int, token string, seed uint64) ([]delivery, 
 		i := r.IntN(changes)
 		// A status that would change the vuln if it were accepted.
 		fake := fakeToken(r, token)
-		ds = append(ds, delivery{kind: badToken, vuln: faraday.VulnKey{Workspace: workspace, VulnID: int64(i + 1)}, ticket: ticketOf(i), body: goodBody(m, i, "On Hold", fake), token: fake})
+		ds = append(ds, delivery{kind: badToken, vuln: faraday.VulnKey{Workspace: workspace, VulnID: int64(i + 1)}, ticket: ticketOf(i), body: body(m, i, "On Hold", fake), token: fake})
 	}
 	for j := range invalid {
 		i := r.IntN(changes)
@@ -112,7 +121,7 @@ func loadPlan(m *mapping.Mapper, n int, token string, seed uint64) ([]delivery, 
 			d.kind = noStatus
 			// The status placeholder left unquoted: invalid JSON, no
 			// readable status, the valid token in its place.
-			d.body = "{\n\"status\": Resolved,\n\"desc\": \"<div>unquoted status</div>\",\n\"id\": \"" + d.ticket + "\",\n\"Authorization\": \"" + token + "\"\n}"
+			d.body = "{\n\"status\": Resolved,\n\"desc\": \"<div>unquoted status</div><p>" + m.Reference(workspace, int64(i+1)).String() + "</p>\",\n\"Authorization\": \"" + token + "\"\n}"
 		} else {
 			d.kind = truncated
 			d.body = "{\n\"status\": \"On Hold\",\n\"desc\": \"<div>cut sho"
@@ -171,7 +180,9 @@ func send(t *testing.T, urls func(i int) string, ds []delivery) ([]answer, time.
 	return answers, time.Since(start)
 }
 
-// TestWebhookLoad sends 1,000 deliveries (10,000 with MESD_SOAK=full) from
+// TestWebhookLoad sends, with the recommended payload (the request id
+// decides) and with the seed's (the footer reference decides), 1,000
+// deliveries (10,000 with MESD_SOAK=full) from
 // 50 concurrent senders to one handler behind a loopback listener: 10% with
 // unknown tokens, 5% unreadable, the rest good changes, some of them
 // delivered twice and a third of them invalid JSON that the handler must
@@ -179,6 +190,11 @@ func send(t *testing.T, urls func(i int) string, ds []delivery) ([]answer, time.
 // refused, no good delivery is refused, and no token reaches a log line.
 // It prints p50, p99 and requests per second.
 func TestWebhookLoad(t *testing.T) {
+	t.Run("recommended payload", func(t *testing.T) { webhookLoad(t, goodBody, webhook.IDRequired) })
+	t.Run("seed payload", func(t *testing.T) { webhookLoad(t, seedBody, webhook.IDIgnored) })
+}
+
+func webhookLoad(t *testing.T, body func(*mapping.Mapper, int, string, string) string, policy webhook.IDPolicy) {
 	n := soakSize(1000, 10000)
 	ctx := context.Background()
 	m := loadMapper(t)
@@ -187,7 +203,7 @@ func TestWebhookLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, changes := loadPlan(m, n, token, 10)
+	ds, changes := loadPlan(m, n, token, 10, body)
 	links := faraday.NewMemoryLinkStore()
 	vulns := webhook.NewMemoryVulnStore()
 	for i := range changes {
@@ -207,7 +223,7 @@ func TestWebhookLoad(t *testing.T) {
 	updated := map[faraday.VulnKey]int{}
 	h, err := webhook.NewHandler(webhook.Config{
 		Tokens: tokens, Links: links, Statuses: m, Vulns: vulns,
-		IDPolicy: webhook.IDRequired,
+		IDPolicy: policy,
 		Logger:   slog.New(logs),
 		// The per-token bound on valid deliveries is the host's to set; the
 		// default (100/s) would throttle this test by design. The limit on

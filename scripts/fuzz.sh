@@ -25,7 +25,12 @@ pkgs=$(go list "${patterns[@]}") || exit 2
 targets=()
 for pkg in $pkgs; do
 	# -list prints the matching names, then "ok <pkg> <time>".
-	names=$(go test -list '^Fuzz' "$pkg" | grep -E '^Fuzz[A-Za-z0-9_]*$') || true
+	if ! listing=$(go test -list '^Fuzz' "$pkg" 2>&1); then
+		echo "fuzz.sh: listing the fuzz targets of $pkg failed:" >&2
+		echo "$listing" >&2
+		exit 2
+	fi
+	names=$(grep -E '^Fuzz[A-Za-z0-9_]*$' <<<"$listing") || true
 	for name in $names; do
 		targets+=("$pkg $name")
 	done

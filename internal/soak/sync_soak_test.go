@@ -96,8 +96,9 @@ func settle(t *testing.T, srv *sdptest.Server) {
 // fake UI, their deliveries failed (never reaching the handler), doubled,
 // or answered 503 because Faraday is down for that vuln. The engine's
 // incoming reconcile, itself under faults and re-run until done, catches
-// what the webhook missed. In the end each incoming change is applied to
-// its vuln exactly once, no echo is applied, and every ticket has the
+// what the webhook missed; another reconcile races the webhook while the
+// deliveries arrive. In the end each incoming change is applied to its vuln
+// exactly once, no echo is applied, and every ticket has the
 // pushed status.
 func TestStatusSyncUnderFaults(t *testing.T) {
 	changes := soakSize(100, 500)
@@ -220,7 +221,35 @@ func TestStatusSyncUnderFaults(t *testing.T) {
 
 	// In: even vulns' tickets are resolved in the UI. A tenth of the
 	// deliveries fail, a tenth come twice, and Faraday is down (the
-	// handler answers 503) for another tenth of the vulns.
+	// handler answers 503) for another tenth of the vulns. Meanwhile an
+	// incoming reconcile runs again and again, racing the webhook for the
+	// same changes.
+	racer := newEngine()
+	stop := make(chan struct{})
+	var racing sync.WaitGroup
+	raced, racedRuns, racedResent := 0, 0, 0
+	racing.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			rep, _ := racer.ReconcileIncoming(ctx, seqOf(vs), fv, nil)
+			racedRuns++
+			if rep != nil {
+				for _, it := range rep.Items {
+					switch {
+					case it.Outcome != engine.Pushed:
+					case it.Key.VulnID%2 == 0:
+						raced++
+					default:
+						racedResent++
+					}
+				}
+			}
+		}
+	})
 	for _, v := range vs {
 		if v.ID%2 == 0 {
 			if r.IntN(10) == 0 {
@@ -235,18 +264,21 @@ func TestStatusSyncUnderFaults(t *testing.T) {
 		}
 	}
 	settle(t, srv)
+	close(stop)
+	racing.Wait()
 	viaWebhook := 0
 	for _, v := range vs {
 		if v.ID%2 == 0 && fv.setCount(faraday.VulnKey{Workspace: v.WorkspaceName, VulnID: v.ID}) > 0 {
 			viaWebhook++
 		}
 	}
+	viaWebhook -= raced // the sets so far were the webhook's or the racing reconcile's
 
 	// The incoming reconcile, under faults, until done; it also re-sends
 	// the pushes whose outcome the out phase could not know and that never
 	// reached their ticket.
 	clock.jump(time.Minute)
-	inRuns, byReconcile, resent := 0, 0, 0
+	inRuns, byReconcile, resent := 0, 0, racedResent
 	for done := false; !done; {
 		inRuns++
 		if inRuns > 40 {
@@ -305,6 +337,6 @@ func TestStatusSyncUnderFaults(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	t.Logf("status sync: %d changes out in %d runs (%d pushes of unknown outcome re-sent by the reconcile), %d in: %d applied by the webhook, %d by the reconcile in %d runs; %d deliveries (%v), %d answered 503; faults %v",
-		changes, outRuns, resent, changes, viaWebhook, byReconcile, inRuns, len(srv.Deliveries()), outcomes, dead, counts)
+	t.Logf("status sync: %d changes out in %d runs (%d pushes of unknown outcome re-sent by the reconcile), %d in: %d applied by the webhook, %d by a reconcile racing it (%d runs), %d by the final reconcile in %d runs; %d deliveries (%v), %d answered 503; faults %v",
+		changes, outRuns, resent, changes, viaWebhook, raced, racedRuns, byReconcile, inRuns, len(srv.Deliveries()), outcomes, dead, counts)
 }

@@ -38,12 +38,16 @@ func loadMapper(tb testing.TB) *mapping.Mapper {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	m, err := mapping.New(cfg)
+	m, err := mapping.New(cfg, mapping.WithReferenceKey(testReferenceKey))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return m
 }
+
+// testReferenceKey signs the footer references of the soak tests; the
+// webhook-server processes get it through MESD_REFERENCE_KEY.
+var testReferenceKey = []byte("mesd-soak-test-reference-key-32b")
 
 // percentile returns the q-quantile (0 < q ≤ 1) of ds by the nearest-rank
 // method; ds is sorted in place.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/vulndesk/mesd/faraday"
 	"github.com/vulndesk/mesd/faraday/faradaytest"
+	"github.com/vulndesk/mesd/mapping"
 )
 
 // faradayAPIToken is the fake Faraday's API token the webhook-server
@@ -67,7 +68,8 @@ var listeningOn = regexp.MustCompile(`listening on (http://[^/\s]+)`)
 func startServer(t *testing.T, bin string, args ...string) (string, *lockedBuffer, func()) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "-addr", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append(os.Environ(), "FARADAY_TOKEN="+faradayAPIToken)
+	cmd.Env = append(os.Environ(), "FARADAY_TOKEN="+faradayAPIToken,
+		"MESD_REFERENCE_KEY="+mapping.EncodeReferenceKey(testReferenceKey))
 	stderr := &lockedBuffer{}
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()

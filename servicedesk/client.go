@@ -207,6 +207,10 @@ func parseBaseURL(raw, portal string) (*url.URL, error) {
 	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
 		return nil, errors.New("servicedesk: base URL must not have a query or fragment")
 	}
+	if strings.Contains(u.Path, "//") {
+		// "https://https://sdp.example.com" parses with host "https".
+		return nil, fmt.Errorf("servicedesk: base URL %q has an empty path segment (a scheme given twice?)", truncate(raw, 80))
+	}
 	p := strings.TrimRight(u.Path, "/")
 	p = strings.TrimSuffix(p, "/api/v3")
 	for _, seg := range strings.Split(p, "/") {

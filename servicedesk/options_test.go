@@ -24,6 +24,7 @@ func TestNewClientRejectsBadValues(t *testing.T) {
 		{"empty URL", "", []servicedesk.Option{tok}, "empty base URL"},
 		{"relative URL", "sdp.example.com/api", []servicedesk.Option{tok}, "is not absolute"},
 		{"path only", "/api/v3", []servicedesk.Option{tok}, "is not absolute"},
+		{"scheme given twice", "https://https://sdp.example.com", []servicedesk.Option{tok}, "empty path segment"},
 		{"bad scheme", "ftp://sdp.example.com", []servicedesk.Option{tok}, `scheme "ftp"`},
 		{"unparsable", "http://[::1", []servicedesk.Option{tok}, "does not parse"},
 		{"user info", "https://admin:hunter2@sdp.example.com", []servicedesk.Option{tok}, "user info"},

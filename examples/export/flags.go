@@ -52,6 +52,7 @@ type options struct {
 	dryRun      bool
 	jsonOut     bool
 	concurrency int
+	grace       time.Duration
 	rate        float64
 	every       time.Duration
 	push        bool
@@ -83,6 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print the requests that would be created, without sending them")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the summary as JSON")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "vulns worked on at once")
+	fs.DurationVar(&o.grace, "pending-grace", 0, "with a link store shared by several exporters: how long a ticket another exporter is creating (a pending link younger than this) is left to it (0: finish every pending link at once; runs on one -state file never overlap, they take turns)")
 	fs.Float64Var(&o.rate, "rate", 0, "at most this many ServiceDesk writes per `second` (0: no limit)")
 	fs.DurationVar(&o.every, "every", 0, "repeat the status push and reconcile at this `interval` until interrupted")
 	fs.BoolVar(&o.push, "push", true, "push the status of linked vulns to their tickets")
@@ -136,6 +138,8 @@ func (o *options) validate() error {
 		return usagef("no ServiceDesk: give -sdp-url (on-premises), or -cloud-portal (SDP Cloud)")
 	case o.portalID != "" && o.cloudPortal != "":
 		return usagef("-portal-id is for on-premises multi-instance SDP, not with -cloud-portal")
+	case o.grace < 0:
+		return usagef("-pending-grace %v: want 0 or more", o.grace)
 	case o.concurrency < 1:
 		return usagef("-concurrency %d: want at least 1", o.concurrency)
 	case o.rate < 0:

@@ -529,3 +529,45 @@ func TestWrongAuthtoken(t *testing.T) {
 		t.Fatal("requests were created")
 	}
 }
+
+// TestOverlappingRunsTakeTurns: while one run holds the state file, another
+// stops before any call to ServiceDesk, so two runs can never both find a
+// vuln unlinked and each make a ticket; once the first is done, the next
+// run goes ahead.
+func TestOverlappingRunsTakeTurns(t *testing.T) {
+	w := newWorld(t)
+	unlock, err := lockRun(filepath.Join(w.dir, "links.json") + ".run.lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := w.run(t, w.args()...)
+	if code == 0 || !strings.Contains(errOut, "another export is running on this state file") {
+		t.Fatalf("run beside a held lock: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := len(w.sdp.Requests()); n != 0 {
+		t.Fatalf("the refused run created %d requests", n)
+	}
+	unlock()
+	if code, out, errOut := w.run(t, w.args()...); code != 0 || len(w.sdp.Requests()) != confirmedCount(t) {
+		t.Fatalf("run after the lock was released: exit %d, %d requests\n%s\n%s", code, len(w.sdp.Requests()), out, errOut)
+	}
+}
+
+// TestCloudDataCentreBaseURL: without -sdp-url, the cloud client talks to
+// the data centre's own domain under the portal's path.
+func TestCloudDataCentreBaseURL(t *testing.T) {
+	env := map[string]string{"SDP_CLIENT_ID": "id", "SDP_CLIENT_SECRET": "secret", "SDP_REFRESH_TOKEN": "refresh"}
+	for dc, want := range map[string]string{
+		"US": "https://sdpondemand.manageengine.com/app/p1/api/v3/",
+		"EU": "https://sdpondemand.manageengine.eu/app/p1/api/v3/",
+		"IN": "https://sdpondemand.manageengine.in/app/p1/api/v3/",
+	} {
+		c, err := sdpClient(&options{cloudPortal: "p1", dataCentre: dc}, func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatalf("%s: %v", dc, err)
+		}
+		if got := c.BaseURL(); got != want {
+			t.Errorf("%s: base URL %q, want %q", dc, got, want)
+		}
+	}
+}

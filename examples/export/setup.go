@@ -77,7 +77,7 @@ func sdpClient(o *options, getenv func(string) string) (*servicedesk.Client, err
 	}
 	base := o.sdpURL
 	if base == "" {
-		base = "https://" + servicedesk.DataCentre(o.dataCentre).APIDomain()
+		base = servicedesk.DataCentre(o.dataCentre).APIDomain() // holds its scheme
 	}
 	c, err := servicedesk.NewClient(base, servicedesk.WithCloudPortal(o.cloudPortal), servicedesk.WithAuthenticator(src))
 	if err != nil {
@@ -113,6 +113,8 @@ type app struct {
 	far   *faraday.Client // nil with -csv
 	links *faraday.FileLinkStore
 	eng   *engine.Engine
+	// unlock releases the run lock on the state file.
+	unlock func()
 }
 
 func newApp(o *options, getenv func(string) string) (*app, error) {
@@ -131,7 +133,13 @@ func newApp(o *options, getenv func(string) string) (*app, error) {
 	} else if _, err := os.Stat(o.csv); err != nil {
 		return nil, usagef("-csv: %v", err)
 	}
+	// Runs on one state file take turns: two at once could each find a
+	// vuln unlinked and make a ticket for it.
+	if a.unlock, err = lockRun(o.state + ".run.lock"); err != nil {
+		return nil, err
+	}
 	if a.links, err = faraday.OpenFileLinkStore(o.state); err != nil {
+		a.close()
 		return nil, usagef("-state: %v", err)
 	}
 	keyPath := o.refKey
@@ -143,7 +151,7 @@ func newApp(o *options, getenv func(string) string) (*app, error) {
 		a.close()
 		return nil, usagef("-reference-key: %v", err)
 	}
-	ec := engine.Config{SDP: a.sdp, Mapping: a.cfg, Links: a.links, Concurrency: o.concurrency,
+	ec := engine.Config{SDP: a.sdp, Mapping: a.cfg, Links: a.links, Concurrency: o.concurrency, PendingGrace: o.grace,
 		MappingOptions: []mapping.Option{mapping.WithReferenceKey(key)}}
 	if o.rate > 0 {
 		ec.Rate, ec.Burst = rate.Limit(o.rate), max(1, int(o.rate))
@@ -158,6 +166,10 @@ func newApp(o *options, getenv func(string) string) (*app, error) {
 func (a *app) close() {
 	if a.links != nil {
 		_ = a.links.Close()
+	}
+	if a.unlock != nil {
+		a.unlock()
+		a.unlock = nil
 	}
 	if a.far != nil {
 		a.far.CloseIdleConnections()

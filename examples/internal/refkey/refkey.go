@@ -30,7 +30,8 @@ func PathFor(linkStore string) string { return linkStore + ".key" }
 // Load returns the reference key: from EnvVar when getenv finds it set,
 // otherwise from the file at path, which is created (mode 0600, holding a
 // new random key) when it does not exist. A file that exists but does not
-// hold a valid key, or that others may write, is an error naming the path.
+// hold a valid key, or that others may read or write, is an error naming
+// the path.
 func Load(path string, getenv func(string) string) ([]byte, error) {
 	if s := getenv(EnvVar); s != "" {
 		key, err := mapping.ParseReferenceKey(strings.TrimSpace(s))
@@ -72,8 +73,10 @@ func read(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fi.Mode().Perm()&0o022 != 0 {
-		return nil, fmt.Errorf("reference key %s: mode %v lets others write it; chmod 600 it", path, fi.Mode().Perm())
+	if fi.Mode().Perm()&0o077 != 0 {
+		// Whoever reads the key can sign footers; whoever writes it can
+		// swap it.
+		return nil, fmt.Errorf("reference key %s: mode %v lets others read or write it; chmod 600 it", path, fi.Mode().Perm())
 	}
 	b, err := os.ReadFile(path) //nolint:gosec // the path is the operator's own flag
 	if err != nil {

@@ -78,11 +78,13 @@ func TestLoadRefusesBadKeys(t *testing.T) {
 	if _, err := Load(open, noEnv); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(open, 0o666); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Load(open, noEnv); err == nil || !strings.Contains(err.Error(), "others write") {
-		t.Fatalf("Load of a world-writable key file: %v", err)
+	for _, mode := range []os.FileMode{0o666, 0o644, 0o640, 0o620} {
+		if err := os.Chmod(open, mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(open, noEnv); err == nil || !strings.Contains(err.Error(), "others read or write") {
+			t.Fatalf("Load of a key file with mode %v: %v", mode, err)
+		}
 	}
 	env := func(string) string { return "%%%" }
 	if _, err := Load(filepath.Join(dir, "x"), env); err == nil || !strings.Contains(err.Error(), EnvVar) {

@@ -59,7 +59,11 @@ func sdpClient(o *options, getenv func(string) string) (*servicedesk.Client, err
 		}
 		c, err := servicedesk.NewClient(o.sdpURL, opts...)
 		if err != nil {
-			return nil, usagef("-sdp-url: %v", err)
+			flag := "-sdp-url"
+			if o.portalID != "" && strings.Contains(err.Error(), "PORTALID") {
+				flag = "-portal-id"
+			}
+			return nil, usagef("%s: %v", flag, err)
 		}
 		return c, nil
 	}

@@ -498,3 +498,14 @@ func TestUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestServeRefusesAnUnwritableDeadLetterFile: a dead letter that could not be
+// written would be a lost change, so serve checks the file before it listens.
+func TestServeRefusesAnUnwritableDeadLetterFile(t *testing.T) {
+	w := newWorld(t)
+	args := append(append([]string{"serve", "-addr", "127.0.0.1:0"}, w.args...), "-dead-letters", filepath.Join(w.dir, "missing", "dead.jsonl"))
+	code, _, errOut := w.run(t, args...)
+	if code != 2 || !strings.Contains(errOut, "-dead-letters") {
+		t.Fatalf("serve with an unwritable dead-letter file: exit %d\n%s", code, errOut)
+	}
+}

@@ -245,6 +245,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		dead = &deadLetterFile{path: sf.deadLetters, failed: func(err error) {
 			logger.Error("webhook-server: could not write a dead letter", slog.String("error", err.Error()))
 		}}
+		// A dead letter that cannot be written is a lost change: find out
+		// now, not at the first 503.
+		if err := dead.append(); err != nil {
+			return usagef("-dead-letters: %v", err)
+		}
 	}
 	h, err := newHandler(p, &sf, logger, dead)
 	if err != nil {

@@ -571,3 +571,22 @@ func TestCloudDataCentreBaseURL(t *testing.T) {
 		}
 	}
 }
+
+// TestCSVMergedRowsThatDisagreeAreReported: two rows of one vuln id that
+// disagree are merged (first values kept) and the export says so on stderr.
+func TestCSVMergedRowsThatDisagreeAreReported(t *testing.T) {
+	w := newWorld(t)
+	csvPath := filepath.Join(w.dir, "dup.csv")
+	data := "confirmed,id,date,name,severity,service,target,desc,status,hostnames,comments,owner,os,resolution,refs,easeofresolution,web_vulnerability,data,website,path,status_code,request,response,method,params,pname,query,policyviolations,external_id,impact_confidentiality,impact_integrity,impact_availability,impact_accountability,update_date,host_id,host_description,mac,host_owned,host_creator_id,obj_type,parent_id,parent_type,service_id,service_name,service_description,service_owned,port,protocol,summary,version,service_status\n" +
+		"True,604,2024-04-22 14:47:07,First name,high,,10.0.0.1,d,open,,,,,,[],,False,,,,,,,,,,,[],,False,False,False,False,2024-04-22 14:47:07,1,,,False,,Vulnerability,1,Host,,,,,,,,,\n" +
+		"True,604,2024-04-22 14:47:07,Second name,low,,10.0.0.1,d,open,,,,,,[],,False,,,,,,,,,,,[],,False,False,False,False,2024-04-22 14:47:07,1,,,False,,Vulnerability,1,Host,,,,,,,,,\n"
+	if err := os.WriteFile(csvPath, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-config", filepath.Join(w.dir, "mesd.json"), "-state", filepath.Join(w.dir, "links.json"),
+		"-sdp-url", w.sdp.URL(), "-csv", csvPath, "-workspace", "acme"}
+	_, out, errOut := w.run(t, args...)
+	if !strings.Contains(errOut, "2 rows of vuln 604 merged; they disagree on name, severity") {
+		t.Fatalf("no merge warning on stderr:\n%s\n%s", out, errOut)
+	}
+}

@@ -107,7 +107,9 @@ func indentBy(s, pad string) string {
 // round exports, pushes and reconciles once and prints the summary.
 func (a *app) round(ctx context.Context, stdout, stderr io.Writer) int {
 	total := a.total(ctx)
+	a.warn = stderr
 	src, closeSrc := a.source(ctx)
+	a.warn = nil // the reconcile reads the same file again: warn once
 	rep, err := a.eng.Export(ctx, src, &engine.ExportOptions{
 		IDs: a.o.ids, MinSeverity: a.o.minSeverity, PushStatus: a.o.push, Reconcile: a.o.searchFirst,
 		Total: total, Progress: progress(stderr, "export", progressInterval),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"os"
 	"strings"
@@ -119,6 +120,8 @@ type app struct {
 	eng   *engine.Engine
 	// unlock releases the run lock on the state file.
 	unlock func()
+	// warn, when set, is told of CSV records whose merged rows disagreed.
+	warn io.Writer
 }
 
 func newApp(o *options, getenv func(string) string) (*app, error) {
@@ -195,11 +198,18 @@ func (a *app) source(ctx context.Context) (iter.Seq2[*faraday.Vuln, error], func
 			yield(nil, fmt.Errorf("%s: %w", a.o.csv, err))
 		}, f.Close
 	}
+	warn := a.warn // as when the source was made: the reconcile's pass stays quiet
 	return func(yield func(*faraday.Vuln, error) bool) {
 		for rec, err := range rd.All() {
 			var v *faraday.Vuln
 			if rec != nil {
 				v = rec.Vuln
+				if len(rec.Conflicts) > 0 && warn != nil {
+					// Rows of one id were merged (first non-empty value
+					// kept); say where they disagreed rather than hide it.
+					_, _ = fmt.Fprintf(warn, "export: %s line %d: %d rows of vuln %d merged; they disagree on %s (the first row's values are used)\n",
+						a.o.csv, rec.Line, rec.Rows, v.ID, strings.Join(rec.Conflicts, ", "))
+				}
 			}
 			if err != nil && !errors.Is(err, faraday.ErrInvalidExport) {
 				err = fmt.Errorf("%s: %w", a.o.csv, err)

@@ -16,10 +16,7 @@ import (
 // yet all run under goleak.VerifyTestMain, with what is missing. An entry
 // here is reported, not failed; a package missing from this list fails
 // TestGoleakEverywhere.
-var knownLeakGaps = map[string]string{
-	"faraday": "only one test calls goleak.VerifyNone; TestMain (crossprocess_test.go) does not call goleak.VerifyTestMain",
-	"mapping": "Example_composition (example_test.go) starts an sdptest server; no test calls goleak",
-}
+var knownLeakGaps = map[string]string{}
 
 // TestGoleakEverywhere walks the module and fails for every package whose
 // code or tests start goroutines (a go statement, a WaitGroup.Go, a test

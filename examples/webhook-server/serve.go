@@ -138,23 +138,30 @@ func (p *parts) close() {
 // openParts opens the file stores, the configuration and the Faraday client.
 func openParts(f *storeFlags, getenv func(string) string) (*parts, error) {
 	p := &parts{}
+	// The configuration and the Faraday flags are checked before the key
+	// file is read or made, so a usage error leaves no file behind.
+	if _, err := loadMapper(f.config); err != nil {
+		return nil, err
+	}
+	c, err := faradayClient(f.faradayURL, getenv)
+	if err != nil {
+		return nil, err
+	}
 	keyPath := f.refKey
 	if keyPath == "" {
 		keyPath = refkey.PathFor(f.links)
 	}
 	key, err := refkey.Load(keyPath, getenv)
 	if err != nil {
+		c.CloseIdleConnections()
 		return nil, usagef("-reference-key: %v", err)
 	}
 	m, err := loadMapper(f.config, mapping.WithReferenceKey(key))
 	if err != nil {
+		c.CloseIdleConnections()
 		return nil, err
 	}
 	p.mapper = m
-	c, err := faradayClient(f.faradayURL, getenv)
-	if err != nil {
-		return nil, err
-	}
 	p.closers = append(p.closers, func() error { c.CloseIdleConnections(); return nil })
 	vs, err := webhook.NewClientVulnStore(c)
 	if err != nil {

@@ -405,6 +405,22 @@ func (r *run) finishPending(ctx context.Context, v *faraday.Vuln, pl faraday.Lin
 		}
 		pl = nl
 	}
+	if r.e.cfg.PendingGrace > 0 {
+		// Take the stale intent over before finishing it: of several
+		// exporters that find it stale at once, one wins this
+		// compare-and-set and the others then see a fresh intent and leave
+		// it to the winner, instead of each creating the ticket.
+		next := pl.Clone()
+		next.CreatedAt = faraday.NewTime(r.e.now())
+		nl, err := r.e.cfg.Links.CompareAndSet(ctx, next, pl.Revision)
+		if errors.Is(err, faraday.ErrConflict) {
+			return r.export(ctx, v)
+		}
+		if err != nil {
+			return r.failed(pl.Key, Item{}, fmt.Errorf("taking over the pending intent: %w", err), opStore)
+		}
+		pl = nl
+	}
 	return r.createOnce(ctx, v, pl, in)
 }
 

@@ -285,57 +285,64 @@ func isDigits(s string) bool {
 }
 
 func (c *Config) compilePriorities(m *Mapper, ps *problems) {
-	seen := map[faraday.Severity]string{}
-	for _, k := range sortedKeys(c.Priorities) {
-		v := c.Priorities[k]
-		path := mapKeyPath("priorities", k)
-		sev, ok := parseSeverityKey(k)
-		if !ok {
-			ps.add(path, "not a Faraday severity (want critical, high, medium, low, informational, unclassified)")
-			continue
-		}
-		if prev, dup := seen[sev]; dup {
-			ps.add(path, fmt.Sprintf("severity %s is already mapped by key %q", sev, prev))
-			continue
-		}
-		seen[sev] = k
-		if strings.TrimSpace(v) == "" {
-			ps.add(path, "empty priority name")
-			continue
-		}
-		m.priority[sev] = strings.TrimSpace(v)
-	}
-	for _, sev := range faraday.Severities() {
-		if _, ok := seen[sev]; !ok {
-			ps.add("priorities."+sev.String(), "severity not mapped: all six severities must have a priority")
-		}
-	}
+	compileTotalMap(ps, "priorities", c.Priorities, parseSeverityKey, faraday.Severities(),
+		func(k faraday.Severity, v string) { m.priority[k] = v }, totalMapText{
+			badKey:  "not a Faraday severity (want critical, high, medium, low, informational, unclassified)",
+			kind:    "severity",
+			value:   "priority name",
+			missing: "severity not mapped: all six severities must have a priority",
+		})
 }
 
 func (c *Config) compileOutgoing(m *Mapper, ps *problems) {
-	seen := map[faraday.Status]string{}
-	for _, k := range sortedKeys(c.Outgoing) {
-		v := c.Outgoing[k]
-		path := mapKeyPath("outgoing", k)
-		st, ok := parseStatusKey(k)
+	compileTotalMap(ps, "outgoing", c.Outgoing, parseStatusKey, faraday.Statuses(),
+		func(k faraday.Status, v string) { m.outgoing[k] = v }, totalMapText{
+			badKey:  "not a Faraday status (want open, closed, re-opened, risk-accepted)",
+			kind:    "status",
+			value:   "ServiceDesk status name",
+			missing: "status not mapped: all four Faraday statuses must have a ServiceDesk status",
+		})
+}
+
+// totalMapText words the problems of one total map.
+type totalMapText struct {
+	badKey  string // a key that does not parse
+	kind    string // what a key names ("severity")
+	value   string // what a value names ("priority name")
+	missing string // a key of all that the map lacks
+}
+
+// compileTotalMap reads a map from Faraday values (severities, statuses)
+// to ServiceDesk names that must cover every one of all: each key parsed
+// once (two spellings of one value are a problem), each name trimmed and
+// non-empty, and every value of all present. Names are handed to set.
+func compileTotalMap[K interface {
+	comparable
+	String() string
+}](ps *problems, section string, in map[string]string, parse func(string) (K, bool), all []K, set func(K, string), text totalMapText) {
+	seen := map[K]string{}
+	for _, k := range sortedKeys(in) {
+		path := mapKeyPath(section, k)
+		key, ok := parse(k)
 		if !ok {
-			ps.add(path, "not a Faraday status (want open, closed, re-opened, risk-accepted)")
+			ps.add(path, text.badKey)
 			continue
 		}
-		if prev, dup := seen[st]; dup {
-			ps.add(path, fmt.Sprintf("status %s is already mapped by key %q", st, prev))
+		if prev, dup := seen[key]; dup {
+			ps.add(path, fmt.Sprintf("%s %s is already mapped by key %q", text.kind, key, prev))
 			continue
 		}
-		seen[st] = k
-		if strings.TrimSpace(v) == "" {
-			ps.add(path, "empty ServiceDesk status name")
+		seen[key] = k
+		v := strings.TrimSpace(in[k])
+		if v == "" {
+			ps.add(path, "empty "+text.value)
 			continue
 		}
-		m.outgoing[st] = strings.TrimSpace(v)
+		set(key, v)
 	}
-	for _, st := range faraday.Statuses() {
-		if _, ok := seen[st]; !ok {
-			ps.add("outgoing."+st.String(), "status not mapped: all four Faraday statuses must have a ServiceDesk status")
+	for _, key := range all {
+		if _, ok := seen[key]; !ok {
+			ps.add(section+"."+key.String(), text.missing)
 		}
 	}
 }

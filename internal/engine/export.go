@@ -98,31 +98,8 @@ func (e *Engine) Export(ctx context.Context, vulns iter.Seq2[*faraday.Vuln, erro
 			}
 		})
 	}
-	seen := make(map[faraday.VulnKey]struct{})
 	var src sourceErr
-	for v, err := range vulns {
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			src.saw(err)
-			rec.add(Item{Outcome: Failed, Reason: "the source could not read a vuln", Err: err})
-			continue
-		}
-		src.saw(nil)
-		if v == nil {
-			continue
-		}
-		key := vulnKey(v)
-		if reason := sel.skip(v); reason != "" {
-			rec.add(Item{Key: key, Outcome: Skipped, Reason: reason})
-			continue
-		}
-		if _, dup := seen[key]; dup {
-			rec.add(Item{Key: key, Outcome: Skipped, Reason: "repeated in the input"})
-			continue
-		}
-		seen[key] = struct{}{}
+	for key, v := range distinct(ctx, vulns, rec, &src, sel.skip) {
 		if r.stopped() || ctx.Err() != nil {
 			rec.add(r.notAttempted(key))
 			break
@@ -152,6 +129,46 @@ func (r *run) end(ctx context.Context, src *sourceErr) (*Report, error) {
 		err = fmt.Errorf("engine: the vuln source failed: %w", src.last)
 	}
 	return r.rec.finish(err), err
+}
+
+// distinct yields the vulns of a source, each key once, in order. A read
+// error is recorded as a failed item (and remembered in src), a vuln skip
+// names a reason for as skipped (skip may be nil), a repeated key as
+// skipped; the reading stops when ctx ends.
+func distinct(ctx context.Context, vulns iter.Seq2[*faraday.Vuln, error], rec *recorder, src *sourceErr,
+	skip func(*faraday.Vuln) string) iter.Seq2[faraday.VulnKey, *faraday.Vuln] {
+	return func(yield func(faraday.VulnKey, *faraday.Vuln) bool) {
+		seen := make(map[faraday.VulnKey]struct{})
+		for v, err := range vulns {
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				src.saw(err)
+				rec.add(Item{Outcome: Failed, Reason: "the source could not read a vuln", Err: err})
+				continue
+			}
+			src.saw(nil)
+			if v == nil {
+				continue
+			}
+			key := vulnKey(v)
+			if skip != nil {
+				if reason := skip(v); reason != "" {
+					rec.add(Item{Key: key, Outcome: Skipped, Reason: reason})
+					continue
+				}
+			}
+			if _, dup := seen[key]; dup {
+				rec.add(Item{Key: key, Outcome: Skipped, Reason: "repeated in the input"})
+				continue
+			}
+			seen[key] = struct{}{}
+			if !yield(key, v) {
+				return
+			}
+		}
+	}
 }
 
 // sourceErr remembers whether the source's last yield was an error other

@@ -80,27 +80,8 @@ func (e *Engine) ReconcileIncoming(ctx context.Context, vulns iter.Seq2[*faraday
 		}
 		batch = batch[:0]
 	}
-	seen := make(map[faraday.VulnKey]struct{})
 	var src sourceErr
-	for v, err := range vulns {
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			src.saw(err)
-			rec.add(Item{Outcome: Failed, Reason: "the source could not read a vuln", Err: err})
-			continue
-		}
-		src.saw(nil)
-		if v == nil {
-			continue
-		}
-		key := vulnKey(v)
-		if _, dup := seen[key]; dup {
-			rec.add(Item{Key: key, Outcome: Skipped, Reason: "repeated in the input"})
-			continue
-		}
-		seen[key] = struct{}{}
+	for key := range distinct(ctx, vulns, rec, &src, nil) {
 		if r.stopped() || ctx.Err() != nil {
 			rec.add(r.notAttempted(key))
 			break

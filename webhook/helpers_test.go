@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"hash/crc32"
@@ -45,30 +44,13 @@ type fixture struct {
 	vulns  *MemoryVulnStore
 	mapper *mapping.Mapper
 	clock  *testutil.Clock
-	logs   *syncBuffer
+	logs   *testutil.SyncBuffer
 
 	valid, revoked, expired, jira, admin string
 
 	mu       sync.Mutex
 	outcomes []Outcome
 	dead     []DeadLetter
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func loadMapper(t testing.TB) *mapping.Mapper {
@@ -120,7 +102,7 @@ func newFixture(t testing.TB, edit func(*Config)) *fixture {
 		vulns:  NewMemoryVulnStore(),
 		mapper: loadMapper(t),
 		clock:  clock,
-		logs:   &syncBuffer{},
+		logs:   &testutil.SyncBuffer{},
 	}
 	issue := func(spec faraday.UserToken) (faraday.UserToken, string) {
 		tok, plain, err := faraday.IssueToken(ctx, f.tokens, spec)

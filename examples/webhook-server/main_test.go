@@ -22,6 +22,7 @@ import (
 	"github.com/vulndesk/mesd/examples/sample"
 	"github.com/vulndesk/mesd/faraday"
 	"github.com/vulndesk/mesd/faraday/faradaytest"
+	"github.com/vulndesk/mesd/internal/testutil"
 	"github.com/vulndesk/mesd/mapping"
 	"github.com/vulndesk/mesd/webhook"
 )
@@ -66,25 +67,6 @@ func binaries(t *testing.T) string {
 		t.Fatal(binErr)
 	}
 	return binDir
-}
-
-// syncBuffer is a bytes.Buffer safe for the program's goroutine and the
-// test's.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // world is a fake Faraday holding the sample vulns, a configuration file
@@ -181,8 +163,8 @@ func (w *world) run(t *testing.T, args ...string) (code int, stdout, stderr stri
 // server is serve running in the test's process.
 type server struct {
 	url    string // base URL
-	out    *syncBuffer
-	errs   *syncBuffer
+	out    *testutil.SyncBuffer
+	errs   *testutil.SyncBuffer
 	cancel context.CancelFunc
 	done   chan int
 }
@@ -192,7 +174,7 @@ var listening = regexp.MustCompile(`listening on (https?://[^/\s]+)`)
 func (w *world) serve(t *testing.T, args ...string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{out: &syncBuffer{}, errs: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	s := &server{out: &testutil.SyncBuffer{}, errs: &testutil.SyncBuffer{}, cancel: cancel, done: make(chan int, 1)}
 	go func() {
 		s.done <- run(ctx, append([]string{"serve", "-addr", "127.0.0.1:0"}, args...), w.getenv, s.out, s.errs)
 	}()

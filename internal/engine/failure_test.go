@@ -1,39 +1,21 @@
 package engine_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/vulndesk/mesd/faraday"
 	"github.com/vulndesk/mesd/internal/engine"
+	"github.com/vulndesk/mesd/internal/testutil"
 	"github.com/vulndesk/mesd/mapping"
 	"github.com/vulndesk/mesd/servicedesk"
 	"github.com/vulndesk/mesd/servicedesk/sdptest"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestMandatoryFieldStopsTheRunOnce: the seed's vulnerability template
 // requires a category and the CVE field; the configuration gives only the
@@ -41,7 +23,7 @@ func (l *lockedBuffer) String() string {
 // once, instead of failing 200 vulns alike; the next Prepare reports the
 // field as a configuration problem before any ticket is made.
 func TestMandatoryFieldStopsTheRunOnce(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &testutil.SyncBuffer{}
 	ev := newEnv(t, func(c *mapping.Config, e *engine.Config) {
 		c.Templates[0] = mapping.Template{Name: sdptest.VulnTemplate, Fields: []mapping.Field{
 			{Field: "category", Type: mapping.Dropdown, Value: []byte(`{"category": "Security", "subcategory": "Vulnerability", "item": "Network"}`)},

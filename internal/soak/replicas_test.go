@@ -19,6 +19,7 @@ import (
 
 	"github.com/vulndesk/mesd/faraday"
 	"github.com/vulndesk/mesd/faraday/faradaytest"
+	"github.com/vulndesk/mesd/internal/testutil"
 	"github.com/vulndesk/mesd/mapping"
 )
 
@@ -41,36 +42,18 @@ func buildWebhookServer(t *testing.T) string {
 	return bin
 }
 
-// lockedBuffer collects a process's standard error.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 var listeningOn = regexp.MustCompile(`listening on (http://[^/\s]+)`)
 
 // startServer runs "webhook-server serve" on a loopback port and returns
 // its base URL, its standard error and a function that interrupts it (as
 // Ctrl-C does) and waits for it to exit, which it must do with status 0;
 // cleanup calls it too.
-func startServer(t *testing.T, bin string, args ...string) (string, *lockedBuffer, func()) {
+func startServer(t *testing.T, bin string, args ...string) (string, *testutil.SyncBuffer, func()) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "-addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), "FARADAY_TOKEN="+faradayAPIToken,
 		"MESD_REFERENCE_KEY="+mapping.EncodeReferenceKey(testReferenceKey))
-	stderr := &lockedBuffer{}
+	stderr := &testutil.SyncBuffer{}
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -253,7 +236,7 @@ func TestTwoWebhookServers(t *testing.T) {
 	watch.watch(token, faradayAPIToken)
 	watch.watch(fakes...)
 	logLines := 0
-	for name, l := range map[string]*lockedBuffer{"process A": logA, "process B": logB} {
+	for name, l := range map[string]*testutil.SyncBuffer{"process A": logA, "process B": logB} {
 		for line := range strings.Lines(l.String()) {
 			watch.text(name+" log line", line)
 			logLines++
